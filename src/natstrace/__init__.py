@@ -1,1 +1,59 @@
-"""natstrace."""
+"""natstrace: make event-driven systems on NATS debuggable.
+
+Wrap a nats-py client once; every publish, request and handled message then
+carries W3C trace context and correlation IDs, gets an OpenTelemetry span, and
+is counted in Prometheus metrics whose exemplars point at the trace::
+
+    import nats, natstrace
+
+    natstrace.configure(service_name="orders")
+    nc = natstrace.instrument(await nats.connect("nats://localhost:4222"))
+    await nc.publish("orders.created", b"{}")
+
+    async def handle(msg):
+        natstrace.current_correlation()   # this message's workflow
+        await nc.publish("payments.requested", b"{}")   # same workflow, same trace
+
+    await nc.subscribe("orders.*", queue="payments", cb=handle)
+
+See README for the configuration and the header, span and metric reference.
+"""
+
+from natstrace.config import ConsumerSpanPolicy, Settings
+from natstrace.instrumentation import instrument
+from natstrace.lifecycle import configure, shutdown
+from natstrace.middleware.client import InstrumentedClient
+from natstrace.middleware.subscription import InstrumentedSubscription
+from natstrace.middleware.types import (
+    HandleApp,
+    HandleMiddleware,
+    IncomingMessage,
+    OutgoingMessage,
+    PublishApp,
+    PublishMiddleware,
+)
+from natstrace.tracing.correlation import Correlation, InvalidIdError, correlation_scope
+from natstrace.tracing.correlation import current as current_correlation
+from natstrace.tracing.log_correlation import TraceContextFilter, enable_log_correlation
+
+__all__ = [
+    "ConsumerSpanPolicy",
+    "Correlation",
+    "HandleApp",
+    "HandleMiddleware",
+    "IncomingMessage",
+    "InstrumentedClient",
+    "InstrumentedSubscription",
+    "InvalidIdError",
+    "OutgoingMessage",
+    "PublishApp",
+    "PublishMiddleware",
+    "Settings",
+    "TraceContextFilter",
+    "configure",
+    "correlation_scope",
+    "current_correlation",
+    "enable_log_correlation",
+    "instrument",
+    "shutdown",
+]

@@ -1,0 +1,129 @@
+"""Configuration: one typed object, read from ``OTEL_*`` and ``NATSTRACE_*`` variables.
+
+Every environment variable natstrace reads is named in this module. Variables that
+the OpenTelemetry SDK and exporters read themselves (``OTEL_TRACES_SAMPLER``,
+``OTEL_TRACES_SAMPLER_ARG``, ``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_EXPORTER_OTLP_HEADERS``,
+``OTEL_BSP_*``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_PROPAGATORS``) keep their standard
+meaning and are left to them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["ConsumerSpanPolicy", "Settings"]
+
+ConsumerSpanPolicy = Literal["parent", "link", "auto"]
+"""How a consumer span refers to its producer: see README, "Consumer span policy"."""
+
+# Standard OpenTelemetry variables.
+OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"
+OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
+OTEL_TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"
+OTEL_EXPORTER_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+OTEL_EXPORTER_OTLP_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
+OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+OTEL_METRICS_EXPORTER = "OTEL_METRICS_EXPORTER"
+OTEL_EXPORTER_PROMETHEUS_HOST = "OTEL_EXPORTER_PROMETHEUS_HOST"
+OTEL_EXPORTER_PROMETHEUS_PORT = "OTEL_EXPORTER_PROMETHEUS_PORT"
+
+# natstrace's own variables.
+NATSTRACE_CONSUMER_SPAN_POLICY = "NATSTRACE_CONSUMER_SPAN_POLICY"
+NATSTRACE_SUBJECT_TEMPLATES = "NATSTRACE_SUBJECT_TEMPLATES"
+
+_POLICIES: tuple[ConsumerSpanPolicy, ...] = ("parent", "link", "auto")
+_PROTOCOLS = ("grpc", "http/protobuf")
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() == "true"
+
+
+def _names(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything natstrace can be configured with, and its defaults.
+
+    Build it from the environment with :meth:`from_env`; pass it, or individual
+    keyword arguments, to :func:`natstrace.configure`.
+    """
+
+    service_name: str | None = None
+    """``OTEL_SERVICE_NAME``; else ``OTEL_RESOURCE_ATTRIBUTES``, else ``unknown_service``."""
+
+    sdk_disabled: bool = False
+    """``OTEL_SDK_DISABLED=true``: configure no tracing (instrumentation still propagates IDs)."""
+
+    traces_exporter: str = "otlp"
+    """``OTEL_TRACES_EXPORTER``: ``otlp`` (default), ``console`` or ``none``."""
+
+    otlp_endpoint: str | None = None
+    """``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_ENDPOINT``, if set (the
+    exporter reads it itself; natstrace only checks whether one is configured)."""
+
+    otlp_protocol: str = "http/protobuf"
+    """``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` or ``OTEL_EXPORTER_OTLP_PROTOCOL``:
+    ``http/protobuf`` (the specification's default) or ``grpc``."""
+
+    metrics_exporter: tuple[str, ...] = ()
+    """``OTEL_METRICS_EXPORTER``: ``prometheus`` makes :func:`natstrace.configure` serve metrics."""
+
+    prometheus_host: str = "localhost"
+    """``OTEL_EXPORTER_PROMETHEUS_HOST``: address the metrics endpoint binds to."""
+
+    prometheus_port: int = 9464
+    """``OTEL_EXPORTER_PROMETHEUS_PORT``: port of the metrics endpoint."""
+
+    consumer_span_policy: ConsumerSpanPolicy = "auto"
+    """``NATSTRACE_CONSUMER_SPAN_POLICY``: ``parent``, ``link`` or ``auto`` (default)."""
+
+    subject_templates: tuple[str, ...] = field(default=())
+    """``NATSTRACE_SUBJECT_TEMPLATES``: comma-separated wildcard subjects (``orders.*.created``)
+    that published subjects are folded into for span names and metric labels."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from ``environ`` (default: ``os.environ``).
+
+        Raises:
+            ValueError: a variable has a value natstrace cannot use; the message names it.
+        """
+        env = os.environ if environ is None else environ
+        protocol = (
+            env.get(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL)
+            or env.get(OTEL_EXPORTER_OTLP_PROTOCOL)
+            or "http/protobuf"
+        ).strip()
+        if protocol not in _PROTOCOLS:
+            expected = ", ".join(_PROTOCOLS)
+            raise ValueError(f"{OTEL_EXPORTER_OTLP_PROTOCOL}={protocol!r}: expected {expected}")
+        policy = (env.get(NATSTRACE_CONSUMER_SPAN_POLICY) or "auto").strip()
+        if policy not in _POLICIES:
+            expected = ", ".join(_POLICIES)
+            raise ValueError(f"{NATSTRACE_CONSUMER_SPAN_POLICY}={policy!r}: expected {expected}")
+        port_text = env.get(OTEL_EXPORTER_PROMETHEUS_PORT) or "9464"
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise ValueError(f"{OTEL_EXPORTER_PROMETHEUS_PORT}={port_text!r}: not a port") from None
+        return cls(
+            service_name=env.get(OTEL_SERVICE_NAME) or None,
+            sdk_disabled=_flag(env.get(OTEL_SDK_DISABLED)),
+            traces_exporter=(env.get(OTEL_TRACES_EXPORTER) or "otlp").strip().lower(),
+            otlp_endpoint=env.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+            or env.get(OTEL_EXPORTER_OTLP_ENDPOINT)
+            or None,
+            otlp_protocol=protocol,
+            metrics_exporter=_names(env.get(OTEL_METRICS_EXPORTER)),
+            prometheus_host=env.get(OTEL_EXPORTER_PROMETHEUS_HOST) or "localhost",
+            prometheus_port=port,
+            consumer_span_policy=policy,
+            subject_templates=_names(env.get(NATSTRACE_SUBJECT_TEMPLATES)),
+        )

@@ -1,0 +1,88 @@
+"""``natstrace.instrument(nc)``: wrap a connected nats-py client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+from opentelemetry import trace
+from opentelemetry.trace import TracerProvider
+
+from natstrace.config import ConsumerSpanPolicy
+from natstrace.lifecycle import current_settings, default_metrics
+from natstrace.metrics.instruments import NatstraceMetrics
+from natstrace.middleware.client import InstrumentedClient
+from natstrace.middleware.pipeline import Pipeline
+from natstrace.middleware.subjects import SubjectTemplates
+from natstrace.middleware.types import HandleMiddleware, PublishMiddleware
+from natstrace.tracing.semconv import INSTRUMENTATION_NAME, SCHEMA_URL
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+
+__all__ = ["instrument"]
+
+
+def _version() -> str:
+    try:
+        return version("natstrace")
+    except PackageNotFoundError:
+        return "0"
+
+
+def instrument(
+    nc: Client | InstrumentedClient,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    metrics: NatstraceMetrics | None = None,
+    consumer_span_policy: ConsumerSpanPolicy | None = None,
+    subject_templates: Iterable[str] | None = None,
+    subject_template: Callable[[str], str | None] | None = None,
+    publish_middleware: Sequence[PublishMiddleware] = (),
+    handle_middleware: Sequence[HandleMiddleware] = (),
+) -> InstrumentedClient:
+    """Wrap a connected nats-py client so that its messages are traced and measured.
+
+    The result has the client's ``publish``, ``request`` and ``subscribe`` (traced)
+    and passes everything else through. Instrumenting an instrumented client
+    returns it unchanged.
+
+    Args:
+        tracer_provider: default: the global one (set by :func:`natstrace.configure`
+            or by the application).
+        metrics: default: the process-wide instruments in the default registry.
+        consumer_span_policy: ``parent``, ``link`` or ``auto``; default from
+            ``NATSTRACE_CONSUMER_SPAN_POLICY``, else ``auto``.
+        subject_templates: wildcard subjects that published subjects fold into, for
+            span names and metric labels; default from ``NATSTRACE_SUBJECT_TEMPLATES``.
+        subject_template: a function from a published subject to its template
+            (``None``: not mine), tried before ``subject_templates``.
+        publish_middleware: your middlewares, run innermost on the way out.
+        handle_middleware: your middlewares, run innermost on the way in.
+
+    Example::
+
+        nc = natstrace.instrument(await nats.connect("nats://localhost:4222"))
+        await nc.publish("orders.created", b"{}")
+    """
+    if isinstance(nc, InstrumentedClient):
+        return nc
+    settings = current_settings()
+    provider = tracer_provider or trace.get_tracer_provider()
+    tracer = provider.get_tracer(INSTRUMENTATION_NAME, _version(), schema_url=SCHEMA_URL)
+    templates = SubjectTemplates(
+        settings.subject_templates if subject_templates is None else subject_templates,
+        subject_template,
+        inbox_prefix=bytes(getattr(nc, "_inbox_prefix", b"_INBOX")).decode(),
+    )
+    pipeline = Pipeline(
+        nc,
+        tracer=tracer,
+        metrics=metrics or default_metrics(),
+        templates=templates,
+        policy=consumer_span_policy or settings.consumer_span_policy,
+        publish_middleware=publish_middleware,
+        handle_middleware=handle_middleware,
+    )
+    return InstrumentedClient(nc, pipeline)

@@ -1,0 +1,166 @@
+"""The instrumented client: nats-py's publish / request / subscribe, through the chains.
+
+Everything else (``flush``, ``drain``, ``close``, ``jetstream``, properties) is
+passed through to the wrapped client unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from nats.aio.subscription import DEFAULT_SUB_PENDING_BYTES_LIMIT, DEFAULT_SUB_PENDING_MSGS_LIMIT
+
+from natstrace.middleware.headers import CONTRACT_HEADERS
+from natstrace.middleware.pipeline import Pipeline
+from natstrace.middleware.subscription import InstrumentedSubscription, traced_callback
+from natstrace.middleware.types import OutgoingMessage
+from natstrace.tracing.semconv import REQUEST, SEND
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+
+__all__ = ["InstrumentedClient"]
+
+_CONTRACT_LOWER = frozenset(name.lower() for name in CONTRACT_HEADERS)
+
+
+class InstrumentedClient:
+    """A nats-py client whose publishes, requests and subscriptions are traced.
+
+    Made by :func:`natstrace.instrument`; use it where you used the client.
+    """
+
+    def __init__(self, nc: Client, pipeline: Pipeline) -> None:
+        self._nc = nc
+        self._pipeline = pipeline
+        self._responder = _Responder(self, nc)
+
+    @property
+    def client(self) -> Client:
+        """The wrapped nats-py client (publishing on it directly is not traced)."""
+        return self._nc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._nc, name)
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        reply: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Publish like ``Client.publish``, inside a ``send`` span, with the contract headers.
+
+        The caller's ``headers`` dict is copied, never modified.
+        """
+        await self._pipeline.publish(
+            OutgoingMessage(
+                subject=subject,
+                payload=payload,
+                reply=reply,
+                headers=dict(headers) if headers else {},
+                operation=SEND,
+                template=self._pipeline.templates.for_publish(subject),
+            )
+        )
+
+    async def request(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        timeout: float = 0.5,
+        old_style: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> Msg:
+        """Request like ``Client.request``, inside a ``request`` span (CLIENT) that ends
+        with the reply; no responders and timeouts mark it failed.
+
+        ``old_style=True`` requests are passed to nats-py untraced: nats-py sends no
+        headers on them, so there is no way to carry the trace.
+        """
+        if old_style:
+            return await self._nc.request(subject, payload, timeout=timeout, old_style=True)
+        reply: Msg = await self._pipeline.request(
+            OutgoingMessage(
+                subject=subject,
+                payload=payload,
+                reply="",
+                headers=dict(headers) if headers else {},
+                operation=REQUEST,
+                template=self._pipeline.templates.for_publish(subject),
+                timeout=timeout,
+            )
+        )
+        return reply
+
+    async def subscribe(
+        self,
+        subject: str,
+        queue: str = "",
+        cb: Callable[[Msg], Awaitable[None]] | None = None,
+        future: Any = None,
+        max_msgs: int = 0,
+        pending_msgs_limit: int = DEFAULT_SUB_PENDING_MSGS_LIMIT,
+        pending_bytes_limit: int = DEFAULT_SUB_PENDING_BYTES_LIMIT,
+    ) -> InstrumentedSubscription:
+        """Subscribe like ``Client.subscribe``; each message is handled in a ``process`` span.
+
+        The span is named after the subscription's subject (its wildcard form),
+        so names and metric labels stay bounded.
+        """
+        template = self._pipeline.templates.for_subscription(subject)
+        traced = (
+            traced_callback(self._pipeline, cb, template, queue, self._prepare)
+            if cb is not None
+            else None
+        )
+        sub = await self._nc.subscribe(
+            subject,
+            queue=queue,
+            cb=traced,
+            future=future,
+            max_msgs=max_msgs,
+            pending_msgs_limit=pending_msgs_limit,
+            pending_bytes_limit=pending_bytes_limit,
+        )
+        return InstrumentedSubscription(sub, self._pipeline, template, self._prepare)
+
+    def _prepare(self, msg: Msg) -> Msg:
+        # Msg.respond() publishes through msg._client: point it at the responder so
+        # replies are traced and carry fresh contract headers.
+        msg._client = self._responder  # type: ignore[assignment]
+        return msg
+
+
+class _Responder:
+    """Stands in for the client on delivered messages, so ``msg.respond()`` is traced.
+
+    nats-py's ``respond`` sends the request's own headers back; the contract
+    headers among them are dropped (incoming values are never copied onward) and
+    the reply gets its own. JetStream acknowledgements (``$JS.`` subjects) and
+    anything else go to the real client untouched.
+    """
+
+    def __init__(self, client: InstrumentedClient, nc: Client) -> None:
+        self._client = client
+        self._nc = nc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._nc, name)
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        reply: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        if subject.startswith("$JS."):
+            await self._nc.publish(subject, payload, reply, headers)
+            return
+        if headers:
+            headers = {k: v for k, v in headers.items() if k.lower() not in _CONTRACT_LOWER}
+        await self._client.publish(subject, payload, reply, headers)

@@ -1,0 +1,81 @@
+"""Correlation middlewares: ``Nats-Msg-Id``, ``Correlation-Id`` and ``Causation-Id``.
+
+On the way out a message gets its identity (the caller's ``Nats-Msg-Id`` is
+kept), the workflow it belongs to and the message that caused it. On the way in
+the handled message's IDs become the current correlation
+(:func:`natstrace.current_correlation`) for the duration of the handling.
+"""
+
+from __future__ import annotations
+
+from nats.nuid import NUID
+
+from natstrace.middleware.headers import CAUSATION_ID, CORRELATION_ID, MSG_ID
+from natstrace.middleware.types import HandleApp, IncomingMessage, OutgoingMessage, PublishApp
+from natstrace.tracing import correlation
+from natstrace.tracing.correlation import Correlation, check_id
+
+__all__ = ["HandleCorrelation", "PublishCorrelation"]
+
+
+class PublishCorrelation:
+    """Fills the ID headers of an outgoing message.
+
+    Raises :class:`~natstrace.tracing.correlation.InvalidIdError` (before anything is
+    sent) when the caller supplied one of these headers with a value outside the ID
+    charset: such a value could break the header block or smuggle another header.
+    """
+
+    def __init__(self, app: PublishApp) -> None:
+        self.app = app
+        # NUIDs: unique, 22 characters, far cheaper than uuid4 on every message.
+        self._nuid = NUID()
+
+    async def __call__(self, message: OutgoingMessage) -> object:
+        headers = message.headers
+        given_id = headers.get(MSG_ID)
+        message_id = (
+            check_id(given_id, MSG_ID) if given_id is not None else self._nuid.next().decode()
+        )
+        headers[MSG_ID] = message_id
+        ambient = correlation.current()
+
+        given_correlation = headers.get(CORRELATION_ID)
+        if given_correlation is not None:
+            correlation_id = check_id(given_correlation, CORRELATION_ID)
+        elif ambient is not None and ambient.correlation_id:
+            correlation_id = ambient.correlation_id
+        else:
+            correlation_id = message_id
+        headers[CORRELATION_ID] = correlation_id
+
+        given_cause = headers.get(CAUSATION_ID)
+        causation_id = ambient.message_id if ambient is not None else None
+        if given_cause is not None:
+            causation_id = check_id(given_cause, CAUSATION_ID)
+        if causation_id is not None:
+            headers[CAUSATION_ID] = causation_id
+
+        message.message_id = message_id
+        message.correlation_id = correlation_id
+        message.causation_id = causation_id
+        return await self.app(message)
+
+
+class HandleCorrelation:
+    """Makes the handled message's IDs the current correlation while it is handled."""
+
+    def __init__(self, app: HandleApp) -> None:
+        self.app = app
+
+    async def __call__(self, message: IncomingMessage) -> None:
+        # A message without Correlation-Id started its workflow: its own ID names it.
+        if message.correlation_id is None:
+            message.correlation_id = message.message_id
+        token = correlation.attach(
+            Correlation(message.correlation_id, message.message_id, message.causation_id)
+        )
+        try:
+            await self.app(message)
+        finally:
+            correlation.detach(token)

@@ -1,0 +1,130 @@
+"""The header contract, and the checks that incoming header values must pass.
+
+Headers from the wire are untrusted. :func:`read_incoming` keeps only values
+that their specification allows (W3C trace context and baggage limits, the ID
+charset of :mod:`natstrace.tracing.correlation`) and names the headers it
+dropped, so they can be counted. Nothing here raises on bad input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from natstrace.tracing.correlation import is_valid_id
+
+__all__ = [
+    "BAGGAGE",
+    "CAUSATION_ID",
+    "CONTRACT_HEADERS",
+    "CORRELATION_ID",
+    "MSG_ID",
+    "TRACEPARENT",
+    "TRACESTATE",
+    "IncomingHeaders",
+    "read_incoming",
+]
+
+TRACEPARENT: Final = "traceparent"
+TRACESTATE: Final = "tracestate"
+BAGGAGE: Final = "baggage"
+MSG_ID: Final = "Nats-Msg-Id"
+CORRELATION_ID: Final = "Correlation-Id"
+CAUSATION_ID: Final = "Causation-Id"
+
+CONTRACT_HEADERS: Final = frozenset(
+    {TRACEPARENT, TRACESTATE, BAGGAGE, MSG_ID, CORRELATION_ID, CAUSATION_ID}
+)
+"""Headers natstrace writes; incoming values of these are never copied onward."""
+
+# W3C Trace Context: version 00 is exactly 55 characters; a later version may append
+# fields after a dash. Version ff and all-zero IDs are invalid.
+_TRACEPARENT = re.compile(
+    r"(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}"
+)
+_TRACEPARENT_MAX = 256
+# W3C: at most 32 list members; 512 characters is what every vendor must pass on.
+_TRACESTATE_MAX = 512
+_TRACESTATE_MEMBERS = 32
+# W3C Baggage: at most 8192 bytes and 180 members in all.
+_BAGGAGE_MAX = 8192
+_BAGGAGE_MEMBERS = 180
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
+
+_LOWER_TO_CONTRACT: Final = {name.lower(): name for name in CONTRACT_HEADERS}
+
+
+def _valid_traceparent(value: str) -> bool:
+    if len(value) > _TRACEPARENT_MAX or not _TRACEPARENT.match(value):
+        return False
+    # Version 00 has no trailing fields; later versions may have more after a dash.
+    return len(value) == 55 or (value[:2] != "00" and value[55:56] == "-")
+
+
+def _valid_list(value: str, max_length: int, max_members: int) -> bool:
+    return (
+        len(value) <= max_length
+        and value.count(",") < max_members
+        and _PRINTABLE.fullmatch(value) is not None
+    )
+
+
+_VALIDATORS: Final = {
+    TRACEPARENT: _valid_traceparent,
+    TRACESTATE: lambda value: _valid_list(value, _TRACESTATE_MAX, _TRACESTATE_MEMBERS),
+    BAGGAGE: lambda value: _valid_list(value, _BAGGAGE_MAX, _BAGGAGE_MEMBERS),
+    MSG_ID: is_valid_id,
+    CORRELATION_ID: is_valid_id,
+    CAUSATION_ID: is_valid_id,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingHeaders:
+    """The contract headers of one incoming message, after validation."""
+
+    trace: Mapping[str, str]
+    """Valid trace-context and baggage headers under their lowercase names."""
+    message_id: str | None
+    correlation_id: str | None
+    causation_id: str | None
+    invalid: tuple[str, ...]
+    """Names of contract headers whose values were dropped."""
+
+
+_EMPTY = IncomingHeaders(MappingProxyType({}), None, None, None, ())
+
+
+def read_incoming(headers: Mapping[str, str] | None) -> IncomingHeaders:
+    """Pick the contract headers out of ``headers`` and validate them.
+
+    Header names are matched case-insensitively (other clients canonicalise
+    ``traceparent`` to ``Traceparent``); the first valid value of a name wins.
+    """
+    if not headers:
+        return _EMPTY
+    found: dict[str, str] = {}
+    invalid: list[str] = []
+    for key, value in headers.items():
+        name = _LOWER_TO_CONTRACT.get(key.lower())
+        if name is None or name in found:
+            continue
+        if isinstance(value, str) and _VALIDATORS[name](value):
+            found[name] = value
+        else:
+            invalid.append(name)
+    if not found and not invalid:
+        return _EMPTY
+    trace: dict[str, str] = {
+        name: found[name] for name in (TRACEPARENT, TRACESTATE, BAGGAGE) if name in found
+    }
+    return IncomingHeaders(
+        trace=trace,
+        message_id=found.get(MSG_ID),
+        correlation_id=found.get(CORRELATION_ID),
+        causation_id=found.get(CAUSATION_ID),
+        invalid=tuple(invalid),
+    )

@@ -1,0 +1,158 @@
+"""Tracing middlewares: the ``send``/``request`` and ``process`` spans.
+
+Span names use the subject template; the concrete subject is the
+``messaging.destination.name`` attribute. Attributes are passed when the span
+starts (one allocation, and the sampler can see them); nothing more is set on
+spans that are not recording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
+
+from natstrace.config import ConsumerSpanPolicy
+from natstrace.middleware.types import HandleApp, IncomingMessage, OutgoingMessage, PublishApp
+from natstrace.tracing import propagation
+from natstrace.tracing import semconv as sc
+from natstrace.tracing.semconv import error_type, span_name
+
+__all__ = ["HandleTracing", "PublishTracing", "record_error"]
+
+ServerAddress = Callable[[], tuple[str | None, int | None]]
+"""Returns the host and port of the server the client is connected to right now."""
+
+
+def record_error(span: Span, exc: BaseException) -> None:
+    """Mark ``span`` failed by ``exc``: status ERROR, ``error.type``, the exception event."""
+    if span.is_recording():
+        span.set_attribute(sc.ERROR_TYPE, error_type(exc))
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
+
+
+def _server_attributes(attributes: dict[str, object], server: ServerAddress) -> None:
+    host, port = server()
+    if host:
+        attributes[sc.SERVER_ADDRESS] = host
+    if port:
+        attributes[sc.SERVER_PORT] = port
+
+
+class PublishTracing:
+    """Opens the producer span of a publish (``send``, PRODUCER) or request
+    (``request``, CLIENT), injects its context into the headers, and ends it when
+    nats-py returns (for a request: when the reply arrived)."""
+
+    def __init__(self, app: PublishApp, *, tracer: Tracer, server: ServerAddress) -> None:
+        self.app = app
+        self.tracer = tracer
+        self.server = server
+
+    async def __call__(self, message: OutgoingMessage) -> object:
+        operation = message.operation
+        attributes: dict[str, object] = {
+            sc.MESSAGING_SYSTEM: sc.NATS,
+            sc.MESSAGING_OPERATION_NAME: operation,
+            sc.MESSAGING_OPERATION_TYPE: sc.OPERATION_TYPES[operation],
+            sc.MESSAGING_DESTINATION_NAME: message.subject,
+            sc.MESSAGING_DESTINATION_TEMPLATE: message.template,
+            sc.MESSAGING_MESSAGE_ID: message.message_id,
+            sc.MESSAGING_MESSAGE_CONVERSATION_ID: message.correlation_id,
+            sc.MESSAGING_MESSAGE_BODY_SIZE: len(message.payload),
+        }
+        if message.causation_id:
+            attributes[sc.NATSTRACE_CAUSATION_ID] = message.causation_id
+        _server_attributes(attributes, self.server)
+        kind = SpanKind.CLIENT if operation == sc.REQUEST else SpanKind.PRODUCER
+        span = self.tracer.start_span(
+            span_name(operation, message.template),
+            kind=kind,
+            attributes=attributes,  # type: ignore[arg-type]
+        )
+        message.span = span
+        propagation.inject(message.headers, trace.set_span_in_context(span))
+        try:
+            return await self.app(message)
+        except GeneratorExit:
+            # A parked chain being closed (see parking.py): not a failure of the message.
+            raise
+        except BaseException as exc:
+            record_error(span, exc)
+            raise
+        finally:
+            span.end()
+
+
+class HandleTracing:
+    """Opens the ``process`` span (CONSUMER) of a handled message and makes it current
+    for the handler, so that publishes made while handling continue the trace.
+
+    ``policy`` decides how the span refers to the producer: ``parent`` (same trace),
+    ``link`` (a new trace linked to the producer) or ``auto`` (parent on the first
+    delivery, link on redeliveries).
+    """
+
+    def __init__(
+        self,
+        app: HandleApp,
+        *,
+        tracer: Tracer,
+        policy: ConsumerSpanPolicy,
+        server: ServerAddress,
+    ) -> None:
+        self.app = app
+        self.tracer = tracer
+        self.policy = policy
+        self.server = server
+
+    async def __call__(self, message: IncomingMessage) -> None:
+        incoming = propagation.extract(message.trace_headers)
+        producer = trace.get_current_span(incoming).get_span_context()
+        as_parent = self.policy == "parent" or (
+            self.policy == "auto" and message.delivery_count <= 1
+        )
+        links = None if as_parent or not producer.is_valid else [Link(producer)]
+        msg = message.msg
+        attributes: dict[str, object] = {
+            sc.MESSAGING_SYSTEM: sc.NATS,
+            sc.MESSAGING_OPERATION_NAME: sc.PROCESS,
+            sc.MESSAGING_OPERATION_TYPE: sc.PROCESS,
+            sc.MESSAGING_DESTINATION_NAME: msg.subject,
+            sc.MESSAGING_DESTINATION_TEMPLATE: message.template,
+            sc.MESSAGING_MESSAGE_BODY_SIZE: len(msg.data),
+        }
+        if message.queue:
+            attributes[sc.MESSAGING_CONSUMER_GROUP_NAME] = message.queue
+        if message.message_id:
+            attributes[sc.MESSAGING_MESSAGE_ID] = message.message_id
+        if message.correlation_id:
+            attributes[sc.MESSAGING_MESSAGE_CONVERSATION_ID] = message.correlation_id
+        if message.causation_id:
+            attributes[sc.NATSTRACE_CAUSATION_ID] = message.causation_id
+        _server_attributes(attributes, self.server)
+        span = self.tracer.start_span(
+            span_name(sc.PROCESS, message.template),
+            # Linking starts a new trace: an empty parent context, not the ambient one.
+            context=incoming if as_parent else otel_context.Context(),
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,  # type: ignore[arg-type]
+            links=links,
+        )
+        message.span = span
+        # Baggage from the producer stays visible to the handler in both policies.
+        token = otel_context.attach(trace.set_span_in_context(span, incoming))
+        try:
+            await self.app(message)
+        except GeneratorExit:
+            # A parked chain being closed (see parking.py): not a failure of the message.
+            raise
+        except BaseException as exc:
+            record_error(span, exc)
+            raise
+        finally:
+            otel_context.detach(token)
+            span.end()

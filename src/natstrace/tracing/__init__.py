@@ -1,0 +1,1 @@
+"""Tracing: OpenTelemetry set-up, propagation over NATS headers, correlation context."""

@@ -1,0 +1,128 @@
+"""The metrics endpoint: OpenMetrics with exemplars that point at exported traces."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import urllib.error
+import urllib.request
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+from natstrace.metrics import NatstraceMetrics, start_http_server
+from tests.conftest import Services
+from tests.support.otlp_receiver import OtlpReceiver
+
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"
+
+
+def _scrape(url: str, accept: str = OPENMETRICS) -> tuple[str, str]:
+    request = urllib.request.Request(url, headers={"Accept": accept})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.headers["Content-Type"], response.read().decode()
+
+
+@pytest.mark.integration
+async def test_scraped_samples_and_exemplars_match_the_exported_traces(
+    service: Services, otlp_receiver: OtlpReceiver
+) -> None:
+    producer = await service("orders")
+    consumer = await service("payments")
+    done = asyncio.Event()
+    handled = 0
+
+    async def handle(msg):
+        nonlocal handled
+        handled += 1
+        if handled == 5:
+            done.set()
+
+    await consumer.subscribe("orders.*", queue="payments", cb=handle)
+    await consumer.flush()
+    for _ in range(5):
+        await producer.publish("orders.created", b"{}")
+    await asyncio.wait_for(done.wait(), 5)
+    service.flush()
+    trace_ids = {s.trace_id for s in otlp_receiver.wait_for(10)}
+
+    server = start_http_server(0, "127.0.0.1", service.registries["payments"])
+    try:
+        content_type, body = _scrape(server.url)
+    finally:
+        server.shutdown()
+    assert content_type.startswith("application/openmetrics-text")
+    families = {f.name: f for f in text_string_to_metric_families(body)}
+
+    consumed = [
+        s
+        for s in families["messaging_client_consumed_messages"].samples
+        if s.name.endswith("_total")
+    ]
+    assert [(s.labels, s.value) for s in consumed] == [
+        (
+            {
+                "service_name": "payments",
+                "messaging_system": "nats",
+                "messaging_operation_name": "process",
+                "messaging_destination_name": "orders.*",
+                "messaging_consumer_group_name": "payments",
+                "error_type": "",
+            },
+            5.0,
+        )
+    ]
+    assert consumed[0].exemplar.labels["trace_id"] in trace_ids
+    buckets = [
+        s
+        for s in families["messaging_process_duration_seconds"].samples
+        if s.name.endswith("_bucket") and s.exemplar is not None
+    ]
+    assert buckets, "histogram buckets carry exemplars"
+    assert {b.exemplar.labels["trace_id"] for b in buckets} <= trace_ids
+    count = next(
+        s
+        for s in families["messaging_process_duration_seconds"].samples
+        if s.name.endswith("_count")
+    )
+    assert count.value == 5
+
+
+def test_unsampled_traces_leave_no_exemplar() -> None:
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    registry = CollectorRegistry()
+    metrics = NatstraceMetrics(registry, service_name="s")
+    unsampled = NonRecordingSpan(SpanContext(1, 2, False, TraceFlags(0))).get_span_context()
+    metrics.record_send("send", "a.b", "", 0.001, unsampled)
+    families = {f.name: f for f in text_string_to_metric_families(_openmetrics(registry))}
+    sample = families["messaging_client_sent_messages"].samples[0]
+    assert sample.value == 1 and sample.exemplar is None
+
+
+def _openmetrics(registry: CollectorRegistry) -> str:
+    from prometheus_client.openmetrics.exposition import generate_latest
+
+    return generate_latest(registry).decode()
+
+
+def test_endpoint_serves_only_metrics_and_survives_garbage() -> None:
+    registry = CollectorRegistry()
+    NatstraceMetrics(registry, service_name="s")
+    server = start_http_server(0, "127.0.0.1", registry)
+    host, port = server.address
+    try:
+        with pytest.raises(urllib.error.HTTPError) as not_found:
+            urllib.request.urlopen(f"http://{host}:{port}/", timeout=5)
+        assert not_found.value.code == 404
+        for garbage in (b"\x00\xff\r\n\r\n", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", b""):
+            with socket.create_connection((host, port), timeout=5) as sock:
+                sock.sendall(garbage)
+                sock.shutdown(socket.SHUT_WR)
+                sock.recv(1024)
+        content_type, body = _scrape(server.url, accept="text/plain")
+        assert content_type.startswith("text/plain")
+        assert "# TYPE messaging_client_sent_messages_total counter" in body
+    finally:
+        server.shutdown()

@@ -1,0 +1,175 @@
+"""Live data: a real natstrace workload on a real nats-server, scraped by a real
+Prometheus; every dashboard panel must return data and exemplars must point at
+traces the workload's tracer exported."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from stack_support import Prometheus, checked_in_dashboards, free_port, panel_queries, substitute
+from test_dashboards import VARIABLES
+
+# Panels the live workload cannot fill yet, each with the reason; every other panel
+# must return data. Remove an entry when the instrumentation behind it lands.
+NEEDS_JETSTREAM = "needs the JetStream instrumentation (the workload uses core NATS only)"
+EXPECTED_EMPTY = {
+    "Delivery latency (JetStream store to processing)": NEEDS_JETSTREAM,
+    "Delivery latency p99": NEEDS_JETSTREAM,
+    "Redeliveries": NEEDS_JETSTREAM,
+    "Settlements by outcome": NEEDS_JETSTREAM,
+    "Redeliveries and settlements": NEEDS_JETSTREAM,
+    "Consumer pending": NEEDS_JETSTREAM,
+    "Spans dropped": "needs a failing span exporter; covered by the contract-shaped test",
+}
+
+
+def core_api() -> tuple[Any, Any, Any]:
+    try:
+        from natstrace import instrument
+        from natstrace.metrics import NatstraceMetrics, start_http_server
+    except (ImportError, AttributeError) as error:
+        pytest.skip(f"needs the core middleware ({error})")
+    return instrument, NatstraceMetrics, start_http_server
+
+
+class Workload:
+    """orders publishes orders.<n>; payments (queue group) handles them, fails one in
+    five, requests inventory.reserve (and, unanswered, fraud.check) and publishes
+    shipping.requested; inventory replies. A raw client sends a malformed
+    traceparent now and then."""
+
+    def __init__(self, url: str, provider: Any) -> None:
+        self.url = url
+        self.provider = provider
+        self.targets: list[str] = []
+        self._servers: list[Any] = []
+        self._clients: list[Any] = []
+
+    async def client(self, service: str) -> Any:
+        import nats
+        from prometheus_client import CollectorRegistry
+
+        instrument, natstrace_metrics, start_http_server = core_api()
+        registry = CollectorRegistry()
+        metrics = natstrace_metrics(registry=registry, service_name=service)
+        port = free_port()
+        self._servers.append(start_http_server(port, addr="127.0.0.1", registry=registry))
+        self.targets.append(f"127.0.0.1:{port}")
+        raw = await nats.connect(self.url, name=service)
+        self._clients.append(raw)
+        return instrument(
+            raw,
+            metrics=metrics,
+            tracer_provider=self.provider,
+            subject_templates=["orders.*", "inventory.*", "shipping.*"],
+        )
+
+    async def start(self) -> None:
+        import nats
+
+        orders = await self.client("orders")
+        payments = await self.client("payments")
+        inventory = await self.client("inventory")
+        self.raw = await nats.connect(self.url, name="untrusted")
+        self._clients.append(self.raw)
+
+        async def reserve(msg: Any) -> None:
+            await msg.respond(b"reserved")
+
+        handled = 0
+
+        async def pay(msg: Any) -> None:
+            nonlocal handled
+            handled += 1
+            if handled % 5 == 0:
+                raise ValueError("card declined")
+            if handled % 7 == 0:
+                with contextlib.suppress(Exception):
+                    await payments.request("fraud.check", msg.data, timeout=0.5)
+            await payments.request("inventory.reserve", msg.data, timeout=2)
+            await payments.publish("shipping.requested", msg.data)
+
+        await inventory.subscribe("inventory.reserve", cb=reserve)
+        await payments.subscribe("orders.*", queue="payments", cb=pay)
+        self.orders = orders
+
+    async def tick(self, n: int) -> None:
+        await self.orders.publish(f"orders.{n}", b"{}")
+        if n % 10 == 0:
+            with contextlib.suppress(Exception):
+                await self.orders.request("nobody.home", b"", timeout=0.5)
+            await self.raw.publish("orders.bad", b"{}", headers={"traceparent": "not-a-trace"})
+
+    async def close(self) -> None:
+        for nc in self._clients:
+            with contextlib.suppress(Exception):
+                await nc.drain()
+        for server in self._servers:
+            server.shutdown()
+
+
+@pytest.fixture
+async def live_workload(nats_server: Any) -> AsyncIterator[tuple[Workload, Any]]:
+    core_api()
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    workload = Workload(nats_server.url, provider)
+    await workload.start()
+    stop = asyncio.Event()
+
+    async def drive() -> None:
+        n = 0
+        while not stop.is_set():
+            await workload.tick(n)
+            n += 1
+            await asyncio.sleep(0.05)
+
+    driver = asyncio.create_task(drive())
+    yield workload, exporter
+    stop.set()
+    await driver
+    await workload.close()
+    provider.shutdown()
+
+
+@pytest.mark.integration
+async def test_live_natstrace_workload_fills_every_panel(
+    live_workload: tuple[Workload, Any],
+) -> None:
+    workload, exporter = live_workload
+    server = await asyncio.to_thread(Prometheus, workload.targets)
+    try:
+        empty = []
+        for name, board in checked_in_dashboards().items():
+            for title, expr in panel_queries(board):
+                if title in EXPECTED_EMPTY:
+                    continue
+                query = substitute(expr, VARIABLES[name])
+                if not await asyncio.to_thread(server.wait_for, query):
+                    empty.append(f"{name}: {title}: {query}")
+        assert empty == [], "panels without live data:\n" + "\n".join(empty)
+
+        now = time.time()
+        body = await asyncio.to_thread(
+            server.api,
+            "query_exemplars",
+            query='messaging_process_duration_seconds_bucket{service_name="payments"}',
+            start=str(now - 300),
+            end=str(now + 60),
+        )
+        exemplar_ids = {e["labels"]["trace_id"] for s in body["data"] for e in s["exemplars"]}
+        span_ids = {format(s.context.trace_id, "032x") for s in exporter.get_finished_spans()}
+        assert exemplar_ids, "Prometheus stored no exemplars"
+        assert exemplar_ids <= span_ids, "exemplars point at traces nobody exported"
+    finally:
+        await asyncio.to_thread(server.stop)

@@ -1,0 +1,161 @@
+"""A real OTLP trace receiver for the tests: gRPC and HTTP/protobuf on free ports.
+
+Built from opentelemetry-proto's generated service, so what the tests assert on
+is what crossed the wire, decoded exactly as a Collector would decode it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from concurrent import futures
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from natstrace.embedded_server import free_port
+
+
+@dataclass(frozen=True)
+class ReceivedSpan:
+    """One span as it arrived, with its resource's service name."""
+
+    service_name: str
+    span: Span
+    transport: str
+
+    @property
+    def name(self) -> str:
+        return self.span.name
+
+    @property
+    def trace_id(self) -> str:
+        return self.span.trace_id.hex()
+
+    @property
+    def span_id(self) -> str:
+        return self.span.span_id.hex()
+
+    @property
+    def parent_span_id(self) -> str:
+        return self.span.parent_span_id.hex()
+
+    @property
+    def attributes(self) -> dict[str, object]:
+        values: dict[str, object] = {}
+        for kv in self.span.attributes:
+            kind = kv.value.WhichOneof("value")
+            values[kv.key] = getattr(kv.value, kind) if kind else None
+        return values
+
+    @property
+    def links(self) -> list[tuple[str, str]]:
+        return [(link.trace_id.hex(), link.span_id.hex()) for link in self.span.links]
+
+
+class OtlpReceiver:
+    """Collects every exported span; ``grpc_endpoint`` and ``http_endpoint`` to export to."""
+
+    def __init__(self) -> None:
+        self._spans: list[ReceivedSpan] = []
+        self._lock = threading.Lock()
+        self.grpc_port = free_port()
+        self.http_port = free_port()
+        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_GrpcService(self), self._grpc)
+        self._grpc.add_insecure_port(f"127.0.0.1:{self.grpc_port}")
+        self._http = ThreadingHTTPServer(("127.0.0.1", self.http_port), _http_handler(self))
+        self._http_thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.grpc_port}"
+
+    @property
+    def http_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self) -> OtlpReceiver:
+        self._grpc.start()
+        self._http_thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._grpc.stop(grace=None)
+        self._http.shutdown()
+        self._http.server_close()
+
+    def add(self, request: trace_service_pb2.ExportTraceServiceRequest, transport: str) -> None:
+        received = []
+        for resource_spans in request.resource_spans:
+            service = next(
+                (
+                    kv.value.string_value
+                    for kv in resource_spans.resource.attributes
+                    if kv.key == "service.name"
+                ),
+                "",
+            )
+            for scope_spans in resource_spans.scope_spans:
+                received.extend(
+                    ReceivedSpan(service, span, transport) for span in scope_spans.spans
+                )
+        with self._lock:
+            self._spans.extend(received)
+
+    @property
+    def spans(self) -> list[ReceivedSpan]:
+        with self._lock:
+            return list(self._spans)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._spans.clear()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedSpan]:
+        """Wait until at least ``count`` spans arrived; return them all."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            spans = self.spans
+            if len(spans) >= count:
+                return spans
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} spans, received {len(self.spans)}")
+
+
+class _GrpcService(trace_service_pb2_grpc.TraceServiceServicer):
+    def __init__(self, receiver: OtlpReceiver) -> None:
+        self._receiver = receiver
+
+    def Export(self, request, context):
+        self._receiver.add(request, "grpc")
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+def _http_handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            if self.path != "/v1/traces":
+                self.send_error(404)
+                return
+            request = trace_service_pb2.ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            receiver.add(request, "http")
+            reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
