@@ -1,4 +1,4 @@
-"""natstrace's Prometheus instruments: plain prometheus-client metric objects.
+"""natstrace's Prometheus instruments, registered in a prometheus-client registry.
 
 Names follow the OpenTelemetry messaging metrics mapped to Prometheus naming;
 what the conventions do not cover is under ``natstrace_``. README's metric
@@ -6,17 +6,24 @@ reference lists them. Every metric carries a constant ``service_name`` label;
 the others are bounded (subject templates, queue groups, error class names).
 
 Counters and histograms of sampled traces carry a ``trace_id`` exemplar, shown
-in the OpenMetrics exposition.
+in the OpenMetrics exposition. The metric families live in :mod:`.series`, which
+keeps the per-message cost low.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import Any, Final
+from typing import Final
 
 from opentelemetry.trace import SpanContext
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry
 
+from natstrace.metrics.series import (
+    CounterFamily,
+    FamilyCollector,
+    Gauge,
+    GaugeFamily,
+    HistogramFamily,
+)
 from natstrace.tracing.semconv import NATS
 
 __all__ = ["DURATION_BUCKETS", "NatstraceMetrics"]
@@ -36,15 +43,15 @@ _GROUP = "messaging_consumer_group_name"
 _ERROR = "error_type"
 
 
-def exemplar_of(span_context: SpanContext) -> dict[str, str] | None:
-    """The exemplar labels for a span: its trace ID when the trace is sampled."""
+def exemplar_of(span_context: SpanContext) -> str | None:
+    """The exemplar for a span: its trace ID (32 hex digits) when the trace is sampled."""
     if span_context.trace_flags.sampled:
-        return {"trace_id": format(span_context.trace_id, "032x")}
+        return format(span_context.trace_id, "032x")
     return None
 
 
 class NatstraceMetrics:
-    """The metric objects natstrace records into, registered in one registry.
+    """The metrics natstrace records, registered in one registry.
 
     Args:
         registry: where to register (tests pass a fresh ``CollectorRegistry``).
@@ -53,7 +60,7 @@ class NatstraceMetrics:
     Example::
 
         registry = CollectorRegistry()
-        metrics = NatstraceMetrics(registry=registry, service_name="orders")
+        metrics = NatstraceMetrics(registry, service_name="orders")
         nc = natstrace.instrument(raw, metrics=metrics)
     """
 
@@ -62,19 +69,17 @@ class NatstraceMetrics:
     ) -> None:
         self.registry = registry
         self.service_name = service_name
-        # prometheus-client has no constant labels: service_name is an ordinary label
-        # that _child always fills with the same value.
 
-        def counter(name: str, doc: str, labels: tuple[str, ...]) -> Counter:
-            return Counter(name, doc, (_SERVICE, *labels), registry=registry)
+        # There are no constant labels in Prometheus' data model: service_name is an
+        # ordinary label that every record method fills with the same value.
+        def counter(name: str, doc: str, labels: tuple[str, ...]) -> CounterFamily:
+            return CounterFamily(name, doc, (_SERVICE, *labels))
 
-        def histogram(name: str, doc: str, labels: tuple[str, ...]) -> Histogram:
-            return Histogram(
-                name, doc, (_SERVICE, *labels), registry=registry, buckets=DURATION_BUCKETS
-            )
+        def histogram(name: str, doc: str, labels: tuple[str, ...]) -> HistogramFamily:
+            return HistogramFamily(name, doc, (_SERVICE, *labels), DURATION_BUCKETS)
 
-        def gauge(name: str, doc: str, labels: tuple[str, ...]) -> Gauge:
-            return Gauge(name, doc, (_SERVICE, *labels), registry=registry)
+        def gauge(name: str, doc: str, labels: tuple[str, ...]) -> GaugeFamily:
+            return GaugeFamily(name, doc, (_SERVICE, *labels))
 
         self.sent_messages = counter(
             "messaging_client_sent_messages",
@@ -116,17 +121,39 @@ class NatstraceMetrics:
             "Spans that did not reach the exporter's destination.",
             ("reason",),
         )
-        # Labelled children, looked up once per label combination: the combinations
-        # are bounded (templates x groups x error types), and this skips
-        # prometheus-client's per-call label validation and lock on the hot path.
-        self._children: dict[Hashable, Any] = {}
-
-    def _child(self, metric: Counter | Histogram | Gauge, *labels: str) -> Any:
-        key = (id(metric), *labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(self.service_name, *labels)
-        return child
+        # JetStream (natstrace_*): registered as a collector of their own.
+        self.redeliveries = counter(
+            "natstrace_redeliveries",
+            "JetStream messages handled again (delivery count above 1).",
+            (_DESTINATION, _GROUP),
+        )
+        self.settlements = counter(
+            "natstrace_settlements",
+            "JetStream settlements sent, by outcome: ack, nak, term, in_progress.",
+            (_DESTINATION, _GROUP, "outcome"),
+        )
+        self.consumer_pending = gauge(
+            "natstrace_consumer_pending_messages",
+            "Messages in the stream not yet delivered to the consumer (last seen).",
+            ("stream", "consumer"),
+        )
+        registry.register(
+            FamilyCollector([self.redeliveries, self.settlements, self.consumer_pending])
+        )
+        registry.register(
+            FamilyCollector(
+                [
+                    self.sent_messages,
+                    self.consumed_messages,
+                    self.operation_duration,
+                    self.process_duration,
+                    self.delivery_latency,
+                    self.in_flight,
+                    self.invalid_headers,
+                    self.spans_dropped,
+                ]
+            )
+        )
 
     def record_send(
         self,
@@ -137,10 +164,11 @@ class NatstraceMetrics:
         span_context: SpanContext,
     ) -> None:
         """Count one publish or request and observe its duration."""
-        exemplar = exemplar_of(span_context)
-        self._child(self.sent_messages, NATS, operation, template, error_type).inc(1, exemplar)
-        self._child(self.operation_duration, NATS, operation, template, error_type).observe(
-            duration, exemplar
+        trace_id = exemplar_of(span_context)
+        service = self.service_name
+        self.sent_messages.labels(service, NATS, operation, template, error_type).inc(trace_id)
+        self.operation_duration.labels(service, NATS, operation, template, error_type).observe(
+            duration, trace_id
         )
 
     def record_process(
@@ -152,24 +180,68 @@ class NatstraceMetrics:
         span_context: SpanContext,
     ) -> None:
         """Count one handled message and observe how long its handling took."""
-        exemplar = exemplar_of(span_context)
-        self._child(self.consumed_messages, NATS, "process", template, group, error_type).inc(
-            1, exemplar
-        )
-        self._child(self.process_duration, NATS, "process", template, group, error_type).observe(
-            duration, exemplar
-        )
+        trace_id = exemplar_of(span_context)
+        labels = (self.service_name, NATS, "process", template, group, error_type)
+        self.consumed_messages.labels(*labels).inc(trace_id)
+        self.process_duration.labels(*labels).observe(duration, trace_id)
 
     def in_flight_gauge(self, template: str, group: str) -> Gauge:
-        """The in-flight gauge child for one subscription."""
-        child: Gauge = self._child(self.in_flight, template, group)
-        return child
+        """The in-flight gauge of one subscription."""
+        return self.in_flight.labels(self.service_name, template, group)
 
     def count_invalid_headers(self, names: tuple[str, ...]) -> None:
         """Count dropped incoming header values, by header name."""
         for name in names:
-            self._child(self.invalid_headers, name).inc()
+            self.invalid_headers.labels(self.service_name, name).inc()
 
     def count_spans_dropped(self, reason: str, count: int) -> None:
         """Count spans lost on the way to the backend (``export_failed``, ``queue_full``)."""
-        self._child(self.spans_dropped, reason).inc(count)
+        self.spans_dropped.labels(self.service_name, reason).inc(amount=count)
+
+    def record_delivery(
+        self,
+        template: str,
+        group: str,
+        latency: float | None,
+        redelivered: bool,
+        span_context: SpanContext,
+    ) -> None:
+        """Observe a JetStream message's delivery latency (store time to processing
+        start) and count it if it is a redelivery."""
+        trace_id = exemplar_of(span_context)
+        if latency is not None:
+            self.delivery_latency.labels(self.service_name, template, group).observe(
+                latency, trace_id
+            )
+        if redelivered:
+            self.redeliveries.labels(self.service_name, template, group).inc(trace_id)
+
+    def record_settlement(
+        self,
+        template: str,
+        group: str,
+        outcome: str,
+        error_type: str,
+        duration: float,
+        span_context: SpanContext,
+    ) -> None:
+        """Time one settlement (operation ``settle``); count it by outcome if it was sent."""
+        trace_id = exemplar_of(span_context)
+        service = self.service_name
+        self.operation_duration.labels(service, NATS, "settle", template, error_type).observe(
+            duration, trace_id
+        )
+        if not error_type:
+            self.settlements.labels(service, template, group, outcome).inc(trace_id)
+
+    def record_receive(
+        self, template: str, error_type: str, duration: float, span_context: SpanContext
+    ) -> None:
+        """Time one JetStream fetch (operation ``receive``)."""
+        self.operation_duration.labels(
+            self.service_name, NATS, "receive", template, error_type
+        ).observe(duration, exemplar_of(span_context))
+
+    def set_consumer_pending(self, stream: str, consumer: str, pending: int) -> None:
+        """Set the pending gauge of a stream/consumer to the last value JetStream reported."""
+        self.consumer_pending.labels(self.service_name, stream, consumer).set(pending)

@@ -1,7 +1,7 @@
 """The instrumented client: nats-py's publish / request / subscribe, through the chains.
 
-Everything else (``flush``, ``drain``, ``close``, ``jetstream``, properties) is
-passed through to the wrapped client unchanged.
+``jetstream()`` returns a traced JetStream context. Everything else (``flush``,
+``drain``, ``close``, properties) is passed through to the wrapped client unchanged.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from nats.aio.subscription import DEFAULT_SUB_PENDING_BYTES_LIMIT, DEFAULT_SUB_PENDING_MSGS_LIMIT
 
 from natstrace.middleware.headers import CONTRACT_HEADERS
+from natstrace.middleware.jetstream import InstrumentedJetStream
 from natstrace.middleware.pipeline import Pipeline
 from natstrace.middleware.subscription import InstrumentedSubscription, traced_callback
 from natstrace.middleware.types import OutgoingMessage
@@ -127,6 +128,17 @@ class InstrumentedClient:
             pending_bytes_limit=pending_bytes_limit,
         )
         return InstrumentedSubscription(sub, self._pipeline, template, self._prepare)
+
+    def jetstream(self, **options: Any) -> InstrumentedJetStream:
+        """Like ``Client.jetstream``: a JetStream context whose publishes, consumers and
+        settlements are traced (:class:`~natstrace.middleware.jetstream.InstrumentedJetStream`).
+
+        Example::
+
+            js = nc.jetstream()
+            ack = await js.publish("orders.created", b"{}")   # send span, to the PubAck
+        """
+        return InstrumentedJetStream(self._nc.jetstream(**options), self._pipeline)
 
     def _prepare(self, msg: Msg) -> Msg:
         # Msg.respond() publishes through msg._client: point it at the responder so

@@ -54,6 +54,7 @@ _BAGGAGE_MAX = 8192
 _BAGGAGE_MEMBERS = 180
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
 
+_CONTRACT_NAMES: Final = {name: name for name in CONTRACT_HEADERS}
 _LOWER_TO_CONTRACT: Final = {name.lower(): name for name in CONTRACT_HEADERS}
 
 
@@ -109,7 +110,8 @@ def read_incoming(headers: Mapping[str, str] | None) -> IncomingHeaders:
     found: dict[str, str] = {}
     invalid: list[str] = []
     for key, value in headers.items():
-        name = _LOWER_TO_CONTRACT.get(key.lower())
+        # Exact names are the common case; lower() only for other spellings.
+        name = _CONTRACT_NAMES.get(key) or _LOWER_TO_CONTRACT.get(key.lower())
         if name is None or name in found:
             continue
         if isinstance(value, str) and _VALIDATORS[name](value):

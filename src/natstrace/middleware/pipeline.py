@@ -63,6 +63,7 @@ class Pipeline:
         handle_middleware: Sequence[HandleMiddleware] = (),
     ) -> None:
         self.nc = nc
+        self.tracer = tracer
         self.metrics = metrics
         self.templates = templates
         self._server_url: Any = None
@@ -75,17 +76,29 @@ class Pipeline:
         ]
         send: PublishApp = self._send
         request: PublishApp = self._request
+        self._publish = publish
         self.publish = build_chain(publish, send)
         self.request = build_chain(publish, request)
-        self._handle: list[HandleMiddleware] = [
+        self._handle_core: list[HandleMiddleware] = [
             HandleCorrelation,
             partial(HandleTracing, tracer=tracer, policy=policy, server=self.server_address),
             partial(HandleMetrics, metrics=metrics),
-            *handle_middleware,
         ]
+        self._handle_user = list(handle_middleware)
+        self._handle = [*self._handle_core, *self._handle_user]
 
-    def handle_chain(self, app: HandleApp) -> HandleApp:
-        """The handle chain around ``app`` (the user's handler, or parking)."""
+    def publish_chain(self, app: PublishApp) -> PublishApp:
+        """The publish chain around another innermost app (JetStream's publish)."""
+        return build_chain(self._publish, app)
+
+    def handle_chain(self, app: HandleApp, inner: Sequence[HandleMiddleware] = ()) -> HandleApp:
+        """The handle chain around ``app`` (the user's handler, or parking).
+
+        ``inner`` are natstrace's protocol middlewares (JetStream): they run after
+        the core ones, with the span open, and before the user's.
+        """
+        if inner:
+            return build_chain([*self._handle_core, *inner, *self._handle_user], app)
         return build_chain(self._handle, app)
 
     def incoming(self, msg: Msg, template: str, queue: str) -> IncomingMessage:

@@ -5,37 +5,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable
+from dataclasses import replace
 from typing import Final
 
 import nats
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
-from prometheus_client import CollectorRegistry, start_http_server
+from opentelemetry.sdk.trace.export import SpanExporter
+from prometheus_client import CollectorRegistry
 
+from natstrace.config import Settings
+from natstrace.metrics.http import MetricsServer, start_http_server
 from natstrace.servertrace.collector import CollectorStats, ServerTraceCollector
+from natstrace.tracing.setup import build_span_exporter
 
 __all__ = ["EXPORTERS", "build_exporter", "serve"]
 
 
-def _otlp() -> SpanExporter:
-    # Imported lazily: the gRPC stack is heavy and the console exporter needs none of it.
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-    return OTLPSpanExporter()
-
-
-EXPORTERS: Final[dict[str, Callable[[], SpanExporter]]] = {
-    "otlp": _otlp,
-    "console": ConsoleSpanExporter,
-}
+EXPORTERS: Final = ("otlp", "console")
 
 
 def build_exporter(name: str) -> SpanExporter:
-    """An exporter by name: ``otlp`` (configured by ``OTEL_EXPORTER_OTLP_*``) or ``console``."""
-    try:
-        return EXPORTERS[name]()
-    except KeyError:
-        raise ValueError(f"unknown exporter {name!r}; choose from {sorted(EXPORTERS)}") from None
+    """An exporter by name: ``otlp`` (configured by the ``OTEL_EXPORTER_OTLP_*``
+    variables, as for :func:`natstrace.configure`) or ``console``."""
+    if name not in EXPORTERS:
+        raise ValueError(f"unknown exporter {name!r}; choose from {', '.join(EXPORTERS)}")
+    exporter = build_span_exporter(replace(Settings.from_env(), traces_exporter=name))
+    assert exporter is not None  # only "none" builds none
+    return exporter
 
 
 async def serve(
@@ -55,8 +50,9 @@ async def serve(
     """
     stop = stop or asyncio.Event()
     registry = CollectorRegistry()
+    metrics_server: MetricsServer | None = None
     if metrics_port is not None:
-        start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
+        metrics_server = start_http_server(metrics_port, "127.0.0.1", registry)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -73,6 +69,8 @@ async def serve(
         await collector.stop()
         await nc.drain()
         exporter.shutdown()
+        if metrics_server is not None:
+            metrics_server.shutdown()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)

@@ -37,6 +37,26 @@ NATS: Final = "nats"
 NATSTRACE_CAUSATION_ID: Final = "natstrace.causation_id"
 NATSTRACE_REPLY_TO_TEMPLATE: Final = "natstrace.reply_to.template"
 
+# JetStream: what the conventions have no generic name for.
+JS_STREAM: Final = "natstrace.jetstream.stream"
+JS_CONSUMER: Final = "natstrace.jetstream.consumer"
+JS_STREAM_SEQUENCE: Final = "natstrace.jetstream.stream_sequence"
+JS_CONSUMER_SEQUENCE: Final = "natstrace.jetstream.consumer_sequence"
+JS_DELIVERY_COUNT: Final = "natstrace.jetstream.delivery_count"
+JS_PENDING: Final = "natstrace.jetstream.pending"
+JS_DUPLICATE: Final = "natstrace.jetstream.duplicate"
+JS_ERROR_CODE: Final = "natstrace.jetstream.error_code"
+JS_BATCH_SIZE: Final = "natstrace.jetstream.batch_size"
+JS_OUTCOME: Final = "natstrace.jetstream.outcome"
+JS_NAK_DELAY: Final = "natstrace.jetstream.nak_delay"
+JS_SYNC: Final = "natstrace.jetstream.sync"
+
+# Settlement outcomes (span events, the ``outcome`` metric label).
+ACK: Final = "ack"
+NAK: Final = "nak"
+TERM: Final = "term"
+IN_PROGRESS: Final = "in_progress"
+
 # Operation names (messaging.operation.name) and their types (messaging.operation.type).
 SEND: Final = "send"
 REQUEST: Final = "request"

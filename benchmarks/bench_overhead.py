@@ -1,0 +1,198 @@
+"""Per-message cost of publish + consume, raw nats-py against natstrace, in one run.
+
+    .venv/bin/python benchmarks/bench_overhead.py [--messages 20000] [--rounds 5]
+
+Every case publishes 256-byte messages on one connection and consumes them with a
+callback on another, against one embedded nats-server; the time is from the first
+publish until the last message was handled. Cases run interleaved, round after
+round, and the median per case is reported, as ratios against the baselines of
+the same run (absolute numbers on shared machines are noise):
+
+- raw:         nats-py, no headers
+- raw+headers: nats-py carrying the four headers natstrace sends
+- floor:       raw+headers plus two bare SDK spans (producer, consumer) and
+               propagator inject/extract: what OpenTelemetry itself costs
+- natstrace:   natstrace.instrument, 100% sampling, metrics with exemplars
+- unsampled:   natstrace.instrument, sampling off, metrics on
+
+Spans of every traced case go through a BatchSpanProcessor to an exporter that
+discards them, so export costs the same everywhere and nothing piles up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler
+from opentelemetry.trace import SpanKind
+from prometheus_client import CollectorRegistry
+
+import natstrace
+from natstrace.embedded_server import EmbeddedNatsServer
+from natstrace.metrics import NatstraceMetrics
+
+PAYLOAD = b"x" * 256
+HEADERS = {
+    "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    "Nats-Msg-Id": "8zW2fMSmDwYB2v0wTbYuxh",
+    "Correlation-Id": "8zW2fMSmDwYB2v0wTbYuuz",
+    "Causation-Id": "8zW2fMSmDwYB2v0wTbYuuz",
+}
+
+Case = Callable[[str, int], Awaitable[float]]
+
+
+class _Discard(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def _provider(sampler: Sampler) -> TracerProvider:
+    provider = TracerProvider(sampler=sampler)
+    provider.add_span_processor(BatchSpanProcessor(_Discard(), max_queue_size=65536))
+    return provider
+
+
+async def _measure(
+    url: str,
+    count: int,
+    wrap: Callable[[Client], object],
+    publish: Callable[[object], Awaitable[None]],
+    on_message: Callable[[Msg], Awaitable[None]] | None = None,
+) -> float:
+    """Seconds per message from the first publish to the last handled message."""
+    pub_raw, sub_raw = await nats.connect(url), await nats.connect(url)
+    publisher, subscriber = wrap(pub_raw), wrap(sub_raw)
+    done = asyncio.Event()
+    handled = 0
+
+    async def handle(msg: Msg) -> None:
+        nonlocal handled
+        if on_message is not None:
+            await on_message(msg)
+        handled += 1
+        if handled == count:
+            done.set()
+
+    await subscriber.subscribe("bench", cb=handle, pending_msgs_limit=count + 1)  # type: ignore[attr-defined]
+    await sub_raw.flush()
+    started = time.perf_counter()
+    for _ in range(count):
+        await publish(publisher)
+    await asyncio.wait_for(done.wait(), 120)
+    elapsed = time.perf_counter() - started
+    await pub_raw.close()
+    await sub_raw.close()
+    return elapsed / count
+
+
+async def raw(url: str, count: int) -> float:
+    return await _measure(url, count, lambda nc: nc, lambda nc: nc.publish("bench", PAYLOAD))  # type: ignore[attr-defined]
+
+
+async def raw_headers(url: str, count: int) -> float:
+    return await _measure(
+        url,
+        count,
+        lambda nc: nc,
+        lambda nc: nc.publish("bench", PAYLOAD, headers=dict(HEADERS)),  # type: ignore[attr-defined]
+    )
+
+
+FLOOR_PROVIDER = _provider(ALWAYS_ON)
+
+
+async def floor(url: str, count: int) -> float:
+    tracer = FLOOR_PROVIDER.get_tracer("bench")
+
+    async def publish(nc: object) -> None:
+        span = tracer.start_span("send bench", kind=SpanKind.PRODUCER)
+        headers = dict(HEADERS)
+        propagate.inject(headers, context=trace.set_span_in_context(span))
+        await nc.publish("bench", PAYLOAD, headers=headers)  # type: ignore[attr-defined]
+        span.end()
+
+    async def consume(msg: Msg) -> None:
+        context = propagate.extract(msg.headers or {})
+        span = tracer.start_span("process bench", context=context, kind=SpanKind.CONSUMER)
+        span.end()
+
+    return await _measure(url, count, lambda nc: nc, publish, consume)
+
+
+def _natstrace_case(sampler: Sampler) -> Case:
+    provider = _provider(sampler)
+    metrics = NatstraceMetrics(CollectorRegistry(), service_name="bench")
+
+    async def case(url: str, count: int) -> float:
+        return await _measure(
+            url,
+            count,
+            lambda nc: natstrace.instrument(nc, tracer_provider=provider, metrics=metrics),
+            lambda nc: nc.publish("bench", PAYLOAD),  # type: ignore[attr-defined]
+        )
+
+    return case
+
+
+CASES: dict[str, Case] = {
+    "raw": raw,
+    "raw+headers": raw_headers,
+    "floor": floor,
+    "natstrace": _natstrace_case(ALWAYS_ON),
+    "unsampled": _natstrace_case(ALWAYS_OFF),
+}
+
+
+async def main(count: int, rounds: int) -> None:
+    with EmbeddedNatsServer(jetstream=False) as server:
+        results: dict[str, list[float]] = {name: [] for name in CASES}
+        for case in CASES.values():  # warm up imports, caches and connections
+            await case(server.url, min(count, 2000))
+        for _ in range(rounds):
+            for name, case in CASES.items():
+                results[name].append(await case(server.url, count))
+        # The same instrumented path, five times longer: a cost that grows with the
+        # number of messages shows here.
+        long_run = await CASES["natstrace"](server.url, count * 5)
+        growth = long_run / statistics.median(results["natstrace"])
+    median = {name: statistics.median(values) for name, values in results.items()}
+    print(f"{count} messages x {rounds} rounds, 256-byte payload, median per message:\n")
+    print("| case | µs/message | ratio |")
+    print("|---|---:|---|")
+    baselines = {
+        "raw": None,
+        "raw+headers": "raw",
+        "floor": "raw+headers",
+        "natstrace": "floor",
+        "unsampled": "raw+headers",
+    }
+    for name, base in baselines.items():
+        ratio = f"{median[name] / median[base]:.2f}x {base}" if base else ""
+        print(f"| {name} | {median[name] * 1e6:.1f} | {ratio} |")
+    print(
+        f"\ntargets: natstrace <= 1.30x floor (got {median['natstrace'] / median['floor']:.2f}x); "
+        f"unsampled <= 1.50x raw+headers (got {median['unsampled'] / median['raw+headers']:.2f}x)"
+    )
+    print(
+        f"growth: natstrace per message at {count * 5} messages / at {count}: "
+        f"{growth:.2f}x (1.00 = no per-message state left behind)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=5)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.messages, arguments.rounds))

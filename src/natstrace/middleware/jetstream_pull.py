@@ -1,0 +1,164 @@
+"""Pull consumers: ``fetch()`` as a ``receive`` span, then one ``process`` span per message.
+
+Each fetch that returns messages records a ``receive {stream}/{consumer}`` span
+(CLIENT) covering the round trip, linked to the producer span of every message
+in the batch. It is created when the fetch returns, with the fetch's start
+time: only then are the messages, and so the links, known, and a sampler sees
+links only at span start. Each message's ``process`` span starts later, when
+the user takes the message from the batch (see
+:mod:`natstrace.middleware.jetstream_batch`).
+
+A fetch that times out with no messages is an empty poll, the normal state of an
+idle consumer: it is timed (``error_type="TimeoutError"``) but gets no span, so
+idle consumers do not fill the trace backend. Any other failure gets a span
+marked with ``error.type``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from time import perf_counter, time_ns
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN_CONTEXT, Link, SpanContext, SpanKind
+
+from natstrace.middleware.headers import read_incoming
+from natstrace.middleware.jetstream_batch import FetchedMessages, SyncParkedChain
+from natstrace.middleware.jetstream_consume import JetStreamConsumer
+from natstrace.middleware.jetstream_settle import SettlementRecorder
+from natstrace.middleware.parking import park
+from natstrace.middleware.tracing import record_error
+from natstrace.tracing import propagation
+from natstrace.tracing import semconv as sc
+from natstrace.tracing.semconv import error_type, span_name
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
+    from nats.js.client import JetStreamContext
+
+__all__ = ["JetStreamPullSubscription"]
+
+
+def _producer_link(msg: Msg) -> Link | None:
+    context = trace.get_current_span(
+        propagation.extract(read_incoming(msg.headers).trace)
+    ).get_span_context()
+    return Link(context) if context.is_valid else None
+
+
+class JetStreamPullSubscription:
+    """nats-py's ``PullSubscription`` with traced fetches and handed-out messages.
+
+    Example::
+
+        sub = await js.pull_subscribe("orders.*", durable="billing")
+        for msg in await sub.fetch(50):   # one receive span
+            await bill(msg)                 # inside this message's process span
+            await msg.ack()                 # an "ack" event on that span
+
+    Everything not defined here (``consumer_info()``, ``pending_msgs``, ...) is
+    the wrapped subscription's.
+    """
+
+    def __init__(self, sub: JetStreamContext.PullSubscription, consumer: JetStreamConsumer) -> None:
+        self._sub = sub
+        self._consumer = consumer
+        self._parked = SyncParkedChain(consumer.chain(park))
+        spec = consumer.spec
+        self._span_name = span_name(sc.RECEIVE, f"{spec.stream}/{spec.consumer_label}")
+
+    @property
+    def subscription(self) -> JetStreamContext.PullSubscription:
+        """The wrapped nats-py pull subscription."""
+        return self._sub
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sub, name)
+
+    def take(self, msg: Msg) -> None:
+        """Hand ``msg`` to user code: finish the previous message, start this one's."""
+        recorder = msg._client
+        if not isinstance(recorder, SettlementRecorder) or recorder.taken:
+            return
+        recorder.taken = True
+        self._parked.enter(self._consumer.incoming(msg))
+
+    def finish(self) -> None:
+        """End the handling of the message taken last."""
+        self._parked.finish()
+
+    async def fetch(
+        self, batch: int = 1, timeout: float | None = 5, heartbeat: float | None = None
+    ) -> list[Msg]:
+        """Like nats-py's ``fetch``; returns a list whose messages are traced as taken."""
+        self._parked.finish()
+        started_ns = time_ns()
+        started = perf_counter()
+        try:
+            msgs = await self._sub.fetch(batch, timeout, heartbeat)
+        except TimeoutError as exc:
+            self._record(batch, (), started_ns, perf_counter() - started, exc, span=False)
+            raise
+        except Exception as exc:
+            self._record(batch, (), started_ns, perf_counter() - started, exc, span=True)
+            raise
+        duration = perf_counter() - started
+        consumer = self._consumer
+        for msg in msgs:
+            consumer.prepare(msg)
+        if msgs:
+            consumer.observe_pending(msgs[-1])
+        self._record(batch, msgs, started_ns, duration, None, span=True)
+        return FetchedMessages(msgs, self)
+
+    def _record(
+        self,
+        batch: int,
+        msgs: Sequence[Msg],
+        started_ns: int,
+        duration: float,
+        failure: BaseException | None,
+        *,
+        span: bool,
+    ) -> None:
+        spec = self._consumer.spec
+        pipeline = self._consumer.pipeline
+        span_context: SpanContext = INVALID_SPAN_CONTEXT
+        if span:
+            links = [link for link in map(_producer_link, msgs) if link is not None]
+            attributes: dict[str, Any] = {
+                sc.MESSAGING_SYSTEM: sc.NATS,
+                sc.MESSAGING_OPERATION_NAME: sc.RECEIVE,
+                sc.MESSAGING_OPERATION_TYPE: sc.RECEIVE,
+                sc.MESSAGING_DESTINATION_NAME: spec.template,
+                sc.MESSAGING_BATCH_MESSAGE_COUNT: len(msgs),
+                sc.JS_STREAM: spec.stream,
+                sc.JS_BATCH_SIZE: batch,
+            }
+            if spec.group:
+                attributes[sc.MESSAGING_CONSUMER_GROUP_NAME] = spec.group
+            host, port = pipeline.server_address()
+            if host:
+                attributes[sc.SERVER_ADDRESS] = host
+            if port:
+                attributes[sc.SERVER_PORT] = port
+            receive = pipeline.tracer.start_span(
+                self._span_name,
+                kind=SpanKind.CLIENT,
+                attributes=attributes,
+                links=links,
+                start_time=started_ns,
+            )
+            if failure is not None:
+                record_error(receive, failure)
+            receive.end()
+            span_context = receive.get_span_context()
+        pipeline.metrics.record_receive(
+            spec.template, error_type(failure) if failure else "", duration, span_context
+        )
+
+    async def unsubscribe(self) -> None:
+        """Finish the message being handled, then unsubscribe."""
+        self._parked.finish()
+        await self._sub.unsubscribe()

@@ -1,0 +1,117 @@
+"""Redelivery: nak twice then ack, and a poison message with max_deliver=3.
+
+Policy ``auto``: delivery 1 is a child of the producer; every redelivery starts
+a new trace linked to the producer only, so no trace grows with redeliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from nats.js.api import ConsumerConfig
+from opentelemetry.trace import StatusCode
+
+from tests.conftest import Traced
+from tests.jetstream.conftest import Stream
+
+pytestmark = pytest.mark.integration
+
+
+def _check_three_deliveries(traced: Traced, stream: Stream, group: str, last: str) -> None:
+    send = traced.span(f"send {stream.subject()}")
+    processes = sorted(
+        (s for s in traced.spans() if s.name == f"process {stream.wildcard}"),
+        key=lambda s: s.start_time,
+    )
+    counts = [p.attributes["natstrace.jetstream.delivery_count"] for p in processes]
+    assert counts == [1, 2, 3]
+    first, *again = processes
+    assert first.parent.span_id == send.context.span_id
+    assert first.context.trace_id == send.context.trace_id
+    for redelivery in again:
+        assert redelivery.parent is None
+        assert redelivery.context.trace_id != send.context.trace_id
+        assert [link.context.span_id for link in redelivery.links] == [send.context.span_id]
+    assert len({p.context.trace_id for p in processes}) == 3
+    assert [[e.name for e in p.events] for p in processes] == [["nak"], ["nak"], [last]]
+    labels = {
+        "messaging_destination_name": stream.wildcard,
+        "messaging_consumer_group_name": group,
+    }
+    assert traced.sample("natstrace_redeliveries_total", **labels) == 2
+    assert traced.sample("natstrace_settlements_total", outcome="nak", **labels) == 2
+    assert traced.sample("natstrace_settlements_total", outcome=last, **labels) == 1
+    assert traced.sample("natstrace_delivery_latency_seconds_count", **labels) == 3
+
+
+async def test_push_nak_twice_then_ack(traced: Traced, stream: Stream) -> None:
+    done = asyncio.Event()
+
+    async def handle(msg):
+        if msg.metadata.num_delivered < 3:
+            await msg.nak()
+        else:
+            await msg.ack()
+            done.set()
+
+    await stream.js.subscribe(stream.wildcard, durable="naky", cb=handle, manual_ack=True)
+    await stream.js.publish(stream.subject(), b"x")
+    await asyncio.wait_for(done.wait(), 5)
+    await asyncio.sleep(0.05)
+    _check_three_deliveries(traced, stream, "naky", "ack")
+
+
+async def test_pull_nak_twice_then_term(traced: Traced, stream: Stream) -> None:
+    await stream.js.publish(stream.subject(), b"x")
+    sub = await stream.js.pull_subscribe(stream.wildcard, durable="pully")
+    for attempt in range(3):
+        for msg in await sub.fetch(1, timeout=2):
+            if attempt < 2:
+                await msg.nak()
+            else:
+                await msg.term()
+    _check_three_deliveries(traced, stream, "pully", "term")
+    receives = [s for s in traced.spans() if s.name.startswith("receive")]
+    assert len(receives) == 3
+    await sub.unsubscribe()
+
+
+async def test_handler_raising_every_time_stops_at_max_deliver(
+    traced: Traced, stream: Stream
+) -> None:
+    attempts = []
+
+    async def poison(msg):
+        attempts.append(msg.metadata.num_delivered)
+        raise ValueError("cannot handle")
+
+    config = ConsumerConfig(max_deliver=3, ack_wait=0.2)
+    await stream.js.subscribe(stream.wildcard, durable="poison", cb=poison, config=config)
+    await stream.js.publish(stream.subject(), b"x")
+    for _ in range(60):
+        if len(attempts) >= 3:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.6)  # one more ack_wait: a fourth delivery would have arrived
+    assert attempts == [1, 2, 3]
+
+    processes = sorted(
+        (s for s in traced.spans() if s.name == f"process {stream.wildcard}"),
+        key=lambda s: s.start_time,
+    )
+    assert len(processes) == 3
+    assert all(p.status.status_code is StatusCode.ERROR for p in processes)
+    assert all(p.attributes["error.type"] == "ValueError" for p in processes)
+    assert all(p.events[0].name == "exception" for p in processes)
+    assert not any(e.name == "ack" for p in processes for e in p.events), "never auto-acked"
+    send = traced.span(f"send {stream.subject()}")
+    in_send_trace = [s for s in traced.spans() if s.context.trace_id == send.context.trace_id]
+    assert len(in_send_trace) == 2, "only the producer and the first delivery"
+    labels = {
+        "messaging_destination_name": stream.wildcard,
+        "messaging_consumer_group_name": "poison",
+    }
+    assert traced.sample("natstrace_redeliveries_total", **labels) == 2
+    assert traced.sample("natstrace_settlements_total", outcome="ack", **labels) is None
+    assert [type(e) for e in traced.errors] == [ValueError] * 3
