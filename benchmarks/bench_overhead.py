@@ -59,7 +59,7 @@ class _Discard(SpanExporter):
 
 def _provider(sampler: Sampler) -> TracerProvider:
     provider = TracerProvider(sampler=sampler)
-    provider.add_span_processor(BatchSpanProcessor(_Discard(), max_queue_size=65536))
+    provider.add_span_processor(BatchSpanProcessor(_Discard(), max_queue_size=1 << 20))
     return provider
 
 

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from natstrace.demo import DemoOptions, run_demo
+from natstrace.flow import cli as flow_cli
 from natstrace.servertrace import cli as server_trace_cli
 
 __all__ = ["main"]
@@ -34,11 +35,28 @@ def _parser() -> argparse.ArgumentParser:
         help="address for --metrics-port (default: localhost)",
     )
 
+    flow_commands = {
+        "flow": ("one workflow across services, by correlation ID", flow_cli.add_flow_arguments),
+        "orphans": ("messages sent but never processed", flow_cli.add_orphans_arguments),
+        "topology": ("the service/subject graph", flow_cli.add_topology_arguments),
+        "slow": ("slowest hops and delivery latencies", flow_cli.add_slow_arguments),
+    }
+    for name, (help_text, add_arguments) in flow_commands.items():
+        add_arguments(commands.add_parser(name, help=help_text, description=help_text))
+
     server_trace = commands.add_parser(
         "server-trace", help="turn nats-server message-trace events into spans"
     )
     server_trace_cli.add_arguments(server_trace)
     return parser
+
+
+_FLOW_RUNNERS = {
+    "flow": flow_cli.run_flow,
+    "orphans": flow_cli.run_orphans,
+    "topology": flow_cli.run_topology,
+    "slow": flow_cli.run_slow,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,7 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 metrics_addr=args.metrics_addr,
             )
             return asyncio.run(run_demo(options))
-        return asyncio.run(server_trace_cli.run(args))
+        if args.command == "server-trace":
+            return asyncio.run(server_trace_cli.run(args))
+        return _FLOW_RUNNERS[args.command](args)
     except KeyboardInterrupt:
         return 130
     except (ValueError, OSError) as exc:

@@ -1,0 +1,328 @@
+"""``natstrace flow|orphans|topology|slow``: arguments only; the work is in the library.
+
+Each ``add_*_arguments`` fills a subcommand's parser and each ``run_*`` takes the
+parsed namespace and returns the exit status: 0 done, 1 nothing found (no spans
+for the correlation ID, or none in the sources), 2 bad input (an unreadable file,
+Jaeger down or answering an error, a bad time). Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from natstrace.flow.errors import FlowError, NoSpansError
+from natstrace.flow.flow_html import render_flow_html
+from natstrace.flow.flow_json import flow_to_dict
+from natstrace.flow.flow_terminal import format_duration, render_flow_tree
+from natstrace.flow.orphans import find_orphans
+from natstrace.flow.slow import Hop, find_slow
+from natstrace.flow.sources import DEFAULT_TRACE_FILE, SourceOptions, load_spans
+from natstrace.flow.spanset import SpanSet
+from natstrace.flow.topology import build_topology
+from natstrace.flow.topology_render import (
+    render_dot,
+    render_mermaid,
+    render_svg,
+    topology_to_dict,
+)
+from natstrace.flow.window import TimeWindow
+from natstrace.flow.workflow import reconstruct_flow
+
+__all__ = [
+    "add_flow_arguments",
+    "add_orphans_arguments",
+    "add_slow_arguments",
+    "add_topology_arguments",
+    "run_flow",
+    "run_orphans",
+    "run_slow",
+    "run_topology",
+]
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_argument_group("span source")
+    source.add_argument(
+        "--file",
+        "-f",
+        dest="files",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help=f"OTLP JSON lines file, repeatable (default: ./{DEFAULT_TRACE_FILE})",
+    )
+    source.add_argument(
+        "--jaeger", metavar="URL", help="read from Jaeger's query API, e.g. http://localhost:16686"
+    )
+    source.add_argument(
+        "--service",
+        dest="services",
+        action="append",
+        default=[],
+        help="Jaeger: search this service, repeatable (default: every service)",
+    )
+    source.add_argument(
+        "--since", help="window start: 15m, 2h, 1d ago, or an RFC 3339 time (Jaeger default: 1h)"
+    )
+    source.add_argument("--until", help="window end, same forms (default: now)")
+    source.add_argument(
+        "--timeout", type=float, default=10.0, help="Jaeger: seconds per request (default: 10)"
+    )
+
+
+def _add_output_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--output", "-o", metavar="PATH", help="write to this file instead of standard output"
+    )
+
+
+def add_flow_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``flow`` arguments: a correlation ID, a source and an output format."""
+    parser.add_argument("correlation_id", help="the workflow's Correlation-Id")
+    parser.add_argument(
+        "--format",
+        choices=("tree", "json", "html"),
+        default="tree",
+        help="tree (terminal), json, or a self-contained html timeline (default: tree)",
+    )
+    _add_output_argument(parser)
+    _add_source_arguments(parser)
+
+
+def add_orphans_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``orphans`` arguments."""
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=5.0,
+        help="seconds before the end of the data in which sends are not judged (default: 5)",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    _add_output_argument(parser)
+    _add_source_arguments(parser)
+
+
+def add_topology_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``topology`` arguments."""
+    parser.add_argument("--format", choices=("mermaid", "dot", "svg", "json"), default="mermaid")
+    _add_output_argument(parser)
+    _add_source_arguments(parser)
+
+
+def add_slow_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``slow`` arguments."""
+    parser.add_argument("--limit", type=int, default=10, help="rows per table (default: 10)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    _add_output_argument(parser)
+    _add_source_arguments(parser)
+
+
+def _window(args: argparse.Namespace) -> TimeWindow:
+    return TimeWindow.parse(args.since, args.until)
+
+
+def _load(args: argparse.Namespace, window: TimeWindow) -> SpanSet:
+    spans = load_spans(
+        SourceOptions(
+            files=args.files,
+            jaeger_url=args.jaeger,
+            services=args.services,
+            window=window,
+            timeout=args.timeout,
+        )
+    )
+    warning = spans.warning()
+    if warning:
+        print(f"natstrace: warning: {warning}", file=sys.stderr)
+    if not spans.spans:
+        raise NoSpansError("the source holds no spans")
+    return spans
+
+
+def _emit(args: argparse.Namespace, text: str) -> None:
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+@contextmanager
+def _console(args: argparse.Namespace) -> Iterator[Console]:
+    if args.output:
+        with Path(args.output).open("w", encoding="utf-8") as handle:
+            yield Console(file=handle, no_color=True, width=200)
+    else:
+        yield Console()
+
+
+def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except NoSpansError as exc:
+            print(f"natstrace: {exc}", file=sys.stderr)
+            return 1
+        except (FlowError, ValueError, OSError) as exc:
+            print(f"natstrace: error: {exc}", file=sys.stderr)
+            return 2
+
+    wrapper.__name__ = run.__name__
+    wrapper.__doc__ = run.__doc__
+    return wrapper
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2) + "\n"
+
+
+@_guarded
+def run_flow(args: argparse.Namespace) -> int:
+    """Print one workflow as a tree, JSON or an HTML page."""
+    window = _window(args)
+    flow = reconstruct_flow(_load(args, window).spans, args.correlation_id)
+    if args.format == "json":
+        _emit(args, _json(flow_to_dict(flow)))
+    elif args.format == "html":
+        _emit(args, render_flow_html(flow))
+    else:
+        with _console(args) as console:
+            console.print(render_flow_tree(flow))
+    return 0
+
+
+@_guarded
+def run_orphans(args: argparse.Namespace) -> int:
+    """List sends nobody processed, by service and subject template."""
+    window = _window(args)
+    report = find_orphans(_load(args, window).spans, window, grace_ns=int(args.grace * 1e9))
+    if args.format == "json":
+        _emit(
+            args,
+            _json(
+                {
+                    "sends_checked": report.sends_checked,
+                    "orphans": [
+                        {
+                            "service": group.service,
+                            "template": group.template,
+                            "count": group.count,
+                            "sample_trace_id": group.sample.trace_id,
+                            "sample_span_id": group.sample.span_id,
+                            "sample_subject": group.sample.subject,
+                            "first_unix_nano": group.first_ns,
+                            "last_unix_nano": group.last_ns,
+                        }
+                        for group in report.groups
+                    ],
+                    "quiet_subscriptions": [
+                        {
+                            "service": q.service,
+                            "template": q.template,
+                            "last_unix_nano": q.last_seen_ns,
+                        }
+                        for q in report.quiet
+                    ],
+                    "note": report.note,
+                }
+            ),
+        )
+        return 0
+    table = Table(title=f"sent, never processed ({report.sends_checked} sends checked)")
+    for column in ("service", "subject template", "count", "sample trace"):
+        table.add_column(column)
+    for group in report.groups:
+        table.add_row(group.service, group.template, str(group.count), group.sample.trace_id)
+    with _console(args) as console:
+        console.print(table)
+        if report.quiet:
+            quiet = Table(title="subscriptions silent in the window")
+            quiet.add_column("service")
+            quiet.add_column("subject template")
+            for item in report.quiet:
+                quiet.add_row(item.service, item.template)
+            console.print(quiet)
+        console.print(f"note: {report.note}", style="dim")
+    return 0
+
+
+@_guarded
+def run_topology(args: argparse.Namespace) -> int:
+    """Print the service graph as Mermaid, DOT, SVG or JSON."""
+    window = _window(args)
+    topology = build_topology(_load(args, window).spans, window)
+    renderers: dict[str, Callable[[], str]] = {
+        "mermaid": lambda: render_mermaid(topology),
+        "dot": lambda: render_dot(topology),
+        "svg": lambda: render_svg(topology),
+        "json": lambda: _json(topology_to_dict(topology)),
+    }
+    _emit(args, renderers[args.format]())
+    return 0
+
+
+def _hop_row(hop: Hop) -> dict[str, Any]:
+    latency = hop.delivery_latency_ns
+    return {
+        "service": hop.consumer.service,
+        "from_service": hop.producer.service if hop.producer else None,
+        "template": hop.consumer.template,
+        "duration_ms": round(hop.consumer.duration_ns / 1e6, 3),
+        "delivery_latency_ms": None if latency is None else round(latency / 1e6, 3),
+        "delivery_count": hop.consumer.delivery_count,
+        "failed": hop.consumer.failed,
+        "trace_id": hop.consumer.trace_id,
+        "span_id": hop.consumer.span_id,
+        "correlation_id": hop.consumer.conversation_id,
+    }
+
+
+@_guarded
+def run_slow(args: argparse.Namespace) -> int:
+    """Print the slowest hops and the longest delivery latencies."""
+    window = _window(args)
+    report = find_slow(_load(args, window).spans, window, limit=args.limit)
+    if args.format == "json":
+        _emit(
+            args,
+            _json(
+                {
+                    "hops_checked": report.hops_checked,
+                    "slowest": [_hop_row(hop) for hop in report.slowest],
+                    "longest_latency": [_hop_row(hop) for hop in report.longest_latency],
+                }
+            ),
+        )
+        return 0
+    with _console(args) as console:
+        for title, hops, measure in (
+            ("slowest hops (handling time)", report.slowest, "duration"),
+            ("longest delivery latencies", report.longest_latency, "latency"),
+        ):
+            table = Table(title=f"{title}, of {report.hops_checked} hops")
+            for column in (measure, "from", "to", "subject template", "delivery", "trace"):
+                table.add_column(column)
+            for hop in hops:
+                value = (
+                    hop.consumer.duration_ns if measure == "duration" else hop.delivery_latency_ns
+                )
+                table.add_row(
+                    format_duration(value or 0),
+                    hop.producer.service if hop.producer else "?",
+                    hop.consumer.service,
+                    hop.consumer.template,
+                    str(hop.consumer.delivery_count),
+                    hop.consumer.trace_id,
+                    style="red" if hop.consumer.failed else None,
+                )
+            console.print(table)
+    return 0
