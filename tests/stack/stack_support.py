@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -49,12 +50,19 @@ def require_binary(name: str) -> str:
 
 
 def load_generator() -> ModuleType:
-    """dashboards/generate.py, imported by path (dashboards/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("dashboards_generate", DASHBOARDS / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """dashboards/generate.py, imported as ``python dashboards/generate.py`` runs it:
+    with dashboards/ first on the path, for its sibling modules."""
+    sys.path.insert(0, str(DASHBOARDS))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "dashboards_generate", DASHBOARDS / "generate.py"
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(DASHBOARDS))
 
 
 def checked_in_dashboards() -> dict[str, dict[str, Any]]:
