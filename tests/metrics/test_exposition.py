@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from natstrace.metrics import NatstraceMetrics, start_http_server
+from natstrace.testing import subscriptions_ready
 from tests.conftest import Services
 from tests.support.otlp_receiver import OtlpReceiver
 
@@ -40,7 +41,7 @@ async def test_scraped_samples_and_exemplars_match_the_exported_traces(
             done.set()
 
     await consumer.subscribe("orders.*", queue="payments", cb=handle)
-    await consumer.flush()
+    await subscriptions_ready(consumer)
     for _ in range(5):
         await producer.publish("orders.created", b"{}")
     await asyncio.wait_for(done.wait(), 5)

@@ -10,6 +10,7 @@ import pytest
 from opentelemetry import trace
 
 import natstrace
+from natstrace.testing import subscriptions_ready
 from tests.conftest import Services
 from tests.support.otlp_receiver import OtlpReceiver
 
@@ -59,8 +60,7 @@ async def test_500_concurrent_handlers_do_not_leak_context(
         await outputs.put(dict(msg.headers))
 
     await sink.subscribe("work.done", cb=collect)
-    await worker.flush()
-    await sink.flush()
+    await subscriptions_ready(worker, sink)
 
     sent_ids = []
     for index in range(IN_FLIGHT):

@@ -11,6 +11,7 @@ from opentelemetry import trace
 
 from natstrace.embedded_server import EmbeddedNatsServer
 from natstrace.middleware.headers import read_incoming
+from natstrace.testing import subscriptions_ready
 from tests.conftest import Traced
 
 VALID_TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -88,7 +89,7 @@ async def test_hostile_headers_over_nats_never_reach_the_handler(
     await traced.nc.subscribe("hostile.in", cb=handler)
     plain = await nats.connect(nats_server.url)
     await plain.subscribe("hostile.out", cb=capture)
-    await plain.flush()
+    await subscriptions_ready(plain, traced.nc)
     for headers in hostile:
         await plain.publish("hostile.in", b"", headers=headers)
     # Raw bytes nats-py would never build: a duplicated header line and bytes that

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 import natstrace
+from natstrace.testing import subscriptions_ready
 from tests.conftest import Services
 from tests.support.otlp_receiver import OtlpReceiver
 
@@ -32,8 +33,7 @@ async def _three_hops(service: Services, policy: str) -> dict[str, dict[str, str
 
     await b.subscribe("orders.*", queue="b-workers", cb=on_b)
     await c.subscribe("payments.requested", cb=on_c)
-    await b.flush()
-    await c.flush()
+    await subscriptions_ready(b, c)
     await a.publish("orders.created", b"first")
     await asyncio.wait_for(done.wait(), 5)
     service.flush()
@@ -105,7 +105,7 @@ async def test_ambient_correlation_and_caller_headers_are_kept(
         await received.put(dict(msg.headers))
 
     await b.subscribe("ambient", cb=on_msg)
-    await b.flush()
+    await subscriptions_ready(b)
     caller_headers = {"Tenant": "acme", "Nats-Msg-Id": "order-42"}
     with natstrace.correlation_scope("http-req-7"):
         await a.publish("ambient", b"x", headers=caller_headers)

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from nats.errors import NoRespondersError, TimeoutError
 
+from natstrace.testing import subscriptions_ready
 from tests.conftest import Services
 from tests.support.otlp_receiver import OtlpReceiver
 
@@ -26,7 +27,7 @@ async def test_request_reply_is_one_trace_and_the_reply_is_correlated(
         await msg.respond(b"reserved")
 
     await responder.subscribe("inventory.reserve", queue="inventory", cb=reserve)
-    await responder.flush()
+    await subscriptions_ready(responder)
     reply = await client.request("inventory.reserve", b"sku-1", timeout=2)
     service.flush()
 
@@ -61,7 +62,7 @@ async def test_no_responders_and_timeouts_mark_the_request_span_failed(
         await asyncio.sleep(0.3)
 
     await slow.subscribe("slow.op", cb=never_answers)
-    await slow.flush()
+    await subscriptions_ready(slow)
     with pytest.raises(NoRespondersError):
         await client.request("nobody.home", b"", timeout=1)
     with pytest.raises(TimeoutError):
