@@ -5,5 +5,6 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 RUN pip install --no-cache-dir . && useradd --system natstrace
 USER natstrace
-EXPOSE 9464
-CMD ["natstrace", "demo", "--nats-url=nats://nats:4222", "--messages=0"]
+# Metrics: one port per demo service, orders on 9464 to orchestrator on 9468.
+EXPOSE 9464-9468
+CMD ["natstrace", "demo", "--nats-url=nats://nats:4222", "--orders=0"]

@@ -8,10 +8,42 @@ import sys
 from collections.abc import Sequence
 
 from natstrace.demo import DemoOptions, run_demo
+from natstrace.demo.options import DEFAULT_ORDERS
+from natstrace.flow import DEFAULT_TRACE_FILE
 from natstrace.flow import cli as flow_cli
 from natstrace.servertrace import cli as server_trace_cli
 
 __all__ = ["main"]
+
+
+def _add_demo_arguments(demo: argparse.ArgumentParser) -> None:
+    demo.add_argument(
+        "--orders",
+        "--messages",
+        dest="orders",
+        type=int,
+        help=f"orders to place; 0 runs until Ctrl-C (default: {DEFAULT_ORDERS}, "
+        "or unbounded with --duration)",
+    )
+    demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    demo.add_argument(
+        "--interval", type=float, default=0.1, help="seconds between orders (default: 0.1)"
+    )
+    demo.add_argument("--nats-url", help="use this NATS server instead of an embedded one")
+    demo.add_argument(
+        "--trace-file",
+        help=f"OTLP JSON lines file for the spans (default: ./{DEFAULT_TRACE_FILE}, "
+        "or none when OTEL_EXPORTER_OTLP_ENDPOINT is set)",
+    )
+    demo.add_argument(
+        "--metrics-port",
+        type=int,
+        help="first metrics port: orders on it, payments, inventory, shipping and "
+        "orchestrator on the next four (default: free ports)",
+    )
+    demo.add_argument(
+        "--metrics-addr", default="localhost", help="address metrics bind to (default: localhost)"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,20 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="run a traced order flow and print one workflow")
-    demo.add_argument("--nats-url", help="use this NATS server instead of an embedded one")
-    demo.add_argument(
-        "--messages", type=int, default=3, help="orders to place; 0 runs until Ctrl-C (default: 3)"
+    demo = commands.add_parser(
+        "demo",
+        help="run a traced order workflow, one process per service, and show one workflow",
     )
-    demo.add_argument(
-        "--interval", type=float, default=0.2, help="seconds between orders (default: 0.2)"
-    )
-    demo.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
-    demo.add_argument(
-        "--metrics-addr",
-        default="localhost",
-        help="address for --metrics-port (default: localhost)",
-    )
+    _add_demo_arguments(demo)
 
     flow_commands = {
         "flow": ("one workflow across services, by correlation ID", flow_cli.add_flow_arguments),
@@ -65,9 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             options = DemoOptions(
-                nats_url=args.nats_url,
-                messages=args.messages,
+                orders=args.orders,
+                duration=args.duration,
                 interval=args.interval,
+                nats_url=args.nats_url,
+                trace_file=args.trace_file,
                 metrics_port=args.metrics_port,
                 metrics_addr=args.metrics_addr,
             )
