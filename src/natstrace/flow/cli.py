@@ -17,14 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from natstrace.flow.errors import FlowError, NoSpansError
 from natstrace.flow.flow_html import render_flow_html
 from natstrace.flow.flow_json import flow_to_dict
-from natstrace.flow.flow_terminal import format_duration, render_flow_tree
+from natstrace.flow.flow_terminal import render_flow_tree
 from natstrace.flow.orphans import find_orphans
-from natstrace.flow.slow import Hop, find_slow
+from natstrace.flow.report_render import (
+    orphans_tables,
+    orphans_to_dict,
+    slow_tables,
+    slow_to_dict,
+)
+from natstrace.flow.slow import find_slow
 from natstrace.flow.sources import DEFAULT_TRACE_FILE, SourceOptions, load_spans
 from natstrace.flow.spanset import SpanSet
 from natstrace.flow.topology import build_topology
@@ -206,52 +211,11 @@ def run_orphans(args: argparse.Namespace) -> int:
     window = _window(args)
     report = find_orphans(_load(args, window).spans, window, grace_ns=int(args.grace * 1e9))
     if args.format == "json":
-        _emit(
-            args,
-            _json(
-                {
-                    "sends_checked": report.sends_checked,
-                    "orphans": [
-                        {
-                            "service": group.service,
-                            "template": group.template,
-                            "count": group.count,
-                            "sample_trace_id": group.sample.trace_id,
-                            "sample_span_id": group.sample.span_id,
-                            "sample_subject": group.sample.subject,
-                            "first_unix_nano": group.first_ns,
-                            "last_unix_nano": group.last_ns,
-                        }
-                        for group in report.groups
-                    ],
-                    "quiet_subscriptions": [
-                        {
-                            "service": q.service,
-                            "template": q.template,
-                            "last_unix_nano": q.last_seen_ns,
-                        }
-                        for q in report.quiet
-                    ],
-                    "note": report.note,
-                }
-            ),
-        )
+        _emit(args, _json(orphans_to_dict(report)))
         return 0
-    table = Table(title=f"sent, never processed ({report.sends_checked} sends checked)")
-    for column in ("service", "subject template", "count", "sample trace"):
-        table.add_column(column)
-    for group in report.groups:
-        table.add_row(group.service, group.template, str(group.count), group.sample.trace_id)
     with _console(args) as console:
-        console.print(table)
-        if report.quiet:
-            quiet = Table(title="subscriptions silent in the window")
-            quiet.add_column("service")
-            quiet.add_column("subject template")
-            for item in report.quiet:
-                quiet.add_row(item.service, item.template)
-            console.print(quiet)
-        console.print(f"note: {report.note}", style="dim")
+        for renderable in orphans_tables(report):
+            console.print(renderable)
     return 0
 
 
@@ -270,59 +234,15 @@ def run_topology(args: argparse.Namespace) -> int:
     return 0
 
 
-def _hop_row(hop: Hop) -> dict[str, Any]:
-    latency = hop.delivery_latency_ns
-    return {
-        "service": hop.consumer.service,
-        "from_service": hop.producer.service if hop.producer else None,
-        "template": hop.consumer.template,
-        "duration_ms": round(hop.consumer.duration_ns / 1e6, 3),
-        "delivery_latency_ms": None if latency is None else round(latency / 1e6, 3),
-        "delivery_count": hop.consumer.delivery_count,
-        "failed": hop.consumer.failed,
-        "trace_id": hop.consumer.trace_id,
-        "span_id": hop.consumer.span_id,
-        "correlation_id": hop.consumer.conversation_id,
-    }
-
-
 @_guarded
 def run_slow(args: argparse.Namespace) -> int:
     """Print the slowest hops and the longest delivery latencies."""
     window = _window(args)
     report = find_slow(_load(args, window).spans, window, limit=args.limit)
     if args.format == "json":
-        _emit(
-            args,
-            _json(
-                {
-                    "hops_checked": report.hops_checked,
-                    "slowest": [_hop_row(hop) for hop in report.slowest],
-                    "longest_latency": [_hop_row(hop) for hop in report.longest_latency],
-                }
-            ),
-        )
+        _emit(args, _json(slow_to_dict(report)))
         return 0
     with _console(args) as console:
-        for title, hops, measure in (
-            ("slowest hops (handling time)", report.slowest, "duration"),
-            ("longest delivery latencies", report.longest_latency, "latency"),
-        ):
-            table = Table(title=f"{title}, of {report.hops_checked} hops")
-            for column in (measure, "from", "to", "subject template", "delivery", "trace"):
-                table.add_column(column)
-            for hop in hops:
-                value = (
-                    hop.consumer.duration_ns if measure == "duration" else hop.delivery_latency_ns
-                )
-                table.add_row(
-                    format_duration(value or 0),
-                    hop.producer.service if hop.producer else "?",
-                    hop.consumer.service,
-                    hop.consumer.template,
-                    str(hop.consumer.delivery_count),
-                    hop.consumer.trace_id,
-                    style="red" if hop.consumer.failed else None,
-                )
+        for table in slow_tables(report):
             console.print(table)
     return 0
