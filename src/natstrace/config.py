@@ -3,8 +3,10 @@
 Every environment variable natstrace reads is named in this module. Variables that
 the OpenTelemetry SDK and exporters read themselves (``OTEL_TRACES_SAMPLER``,
 ``OTEL_TRACES_SAMPLER_ARG``, ``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_EXPORTER_OTLP_HEADERS``,
-``OTEL_BSP_*``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_PROPAGATORS``) keep their standard
-meaning and are left to them.
+``OTEL_BSP_SCHEDULE_DELAY``, ``OTEL_BSP_EXPORT_TIMEOUT``, ``OTEL_RESOURCE_ATTRIBUTES``,
+``OTEL_PROPAGATORS``) keep their standard meaning and are left to them. The span
+queue's bound (``OTEL_BSP_MAX_QUEUE_SIZE``) and batch size are read here, because
+natstrace enforces the bound itself (see :mod:`natstrace.tracing.setup`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["ConsumerSpanPolicy", "Settings"]
+__all__ = ["ConsumerSpanPolicy", "Settings", "Trust"]
 
 ConsumerSpanPolicy = Literal["parent", "link", "auto"]
 """How a consumer span refers to its producer: see README, "Consumer span policy"."""
+
+Trust = Literal["trusted", "untrusted"]
+"""Whether a subscription's publishers may steer its tracing: see README, "Trust boundaries"."""
 
 # Standard OpenTelemetry variables.
 OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"
@@ -30,10 +35,13 @@ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
 OTEL_METRICS_EXPORTER = "OTEL_METRICS_EXPORTER"
 OTEL_EXPORTER_PROMETHEUS_HOST = "OTEL_EXPORTER_PROMETHEUS_HOST"
 OTEL_EXPORTER_PROMETHEUS_PORT = "OTEL_EXPORTER_PROMETHEUS_PORT"
+OTEL_BSP_MAX_QUEUE_SIZE = "OTEL_BSP_MAX_QUEUE_SIZE"
+OTEL_BSP_MAX_EXPORT_BATCH_SIZE = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
 
 # natstrace's own variables.
 NATSTRACE_CONSUMER_SPAN_POLICY = "NATSTRACE_CONSUMER_SPAN_POLICY"
 NATSTRACE_SUBJECT_TEMPLATES = "NATSTRACE_SUBJECT_TEMPLATES"
+NATSTRACE_BAGGAGE_ALLOWLIST = "NATSTRACE_BAGGAGE_ALLOWLIST"
 
 _POLICIES: tuple[ConsumerSpanPolicy, ...] = ("parent", "link", "auto")
 _PROTOCOLS = ("grpc", "http/protobuf")
@@ -45,6 +53,17 @@ def _flag(value: str | None) -> bool:
 
 def _names(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name) or str(default)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name}={text!r}: expected a positive integer")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +107,17 @@ class Settings:
     """``NATSTRACE_SUBJECT_TEMPLATES``: comma-separated wildcard subjects (``orders.*.created``)
     that published subjects are folded into for span names and metric labels."""
 
+    span_queue_size: int = 2048
+    """``OTEL_BSP_MAX_QUEUE_SIZE``: most finished spans held for export; beyond it new
+    spans are dropped and counted (``natstrace_spans_dropped_total{reason="queue_full"}``)."""
+
+    span_batch_size: int = 512
+    """``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``: spans per export (capped at the queue size)."""
+
+    baggage_allowlist: tuple[str, ...] = ()
+    """``NATSTRACE_BAGGAGE_ALLOWLIST``: comma-separated baggage keys that may cross into
+    an untrusted subscription's handler (``trust="untrusted"``); all others are dropped."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read the settings from ``environ`` (default: ``os.environ``).
@@ -126,4 +156,7 @@ class Settings:
             prometheus_port=port,
             consumer_span_policy=policy,
             subject_templates=_names(env.get(NATSTRACE_SUBJECT_TEMPLATES)),
+            span_queue_size=_positive(env, OTEL_BSP_MAX_QUEUE_SIZE, 2048),
+            span_batch_size=_positive(env, OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
+            baggage_allowlist=_names(env.get(NATSTRACE_BAGGAGE_ALLOWLIST)),
         )

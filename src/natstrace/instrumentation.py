@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 
-from natstrace.config import ConsumerSpanPolicy
+from natstrace.config import ConsumerSpanPolicy, Trust
+from natstrace.instrumentor.patch import claim
 from natstrace.lifecycle import current_settings, default_metrics
 from natstrace.metrics.instruments import NatstraceMetrics
 from natstrace.middleware.client import InstrumentedClient
@@ -41,6 +42,8 @@ def instrument(
     subject_template: Callable[[str], str | None] | None = None,
     publish_middleware: Sequence[PublishMiddleware] = (),
     handle_middleware: Sequence[HandleMiddleware] = (),
+    trust: Trust = "trusted",
+    baggage_allowlist: Iterable[str] | None = None,
 ) -> InstrumentedClient:
     """Wrap a connected nats-py client so that its messages are traced and measured.
 
@@ -60,6 +63,12 @@ def instrument(
             (``None``: not mine), tried before ``subject_templates``.
         publish_middleware: your middlewares, run innermost on the way out.
         handle_middleware: your middlewares, run innermost on the way in.
+        trust: the default for this client's subscriptions (``subscribe(trust=...)``
+            wins): ``untrusted`` starts a new, linked trace for every delivered
+            message, ignores the producer's sampled flag and drops its baggage
+            except ``baggage_allowlist``.
+        baggage_allowlist: baggage keys an untrusted subscription lets through;
+            default from ``NATSTRACE_BAGGAGE_ALLOWLIST``, else none.
 
     Example::
 
@@ -68,6 +77,9 @@ def instrument(
     """
     if isinstance(nc, InstrumentedClient):
         return nc
+    # Zero-code instrumentation (natstrace.instrumentor) must not trace this client a
+    # second time: the wrapper made here does.
+    claim(nc)
     settings = current_settings()
     provider = tracer_provider or trace.get_tracer_provider()
     tracer = provider.get_tracer(INSTRUMENTATION_NAME, _version(), schema_url=SCHEMA_URL)
@@ -84,5 +96,9 @@ def instrument(
         policy=consumer_span_policy or settings.consumer_span_policy,
         publish_middleware=publish_middleware,
         handle_middleware=handle_middleware,
+        trust=trust,
+        baggage_allowlist=(
+            settings.baggage_allowlist if baggage_allowlist is None else baggage_allowlist
+        ),
     )
     return InstrumentedClient(nc, pipeline)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from nats.aio.subscription import DEFAULT_SUB_PENDING_BYTES_LIMIT, DEFAULT_SUB_PENDING_MSGS_LIMIT
 
+from natstrace.config import Trust
 from natstrace.middleware.headers import CONTRACT_HEADERS
 from natstrace.middleware.jetstream import InstrumentedJetStream
 from natstrace.middleware.pipeline import Pipeline
@@ -106,15 +107,20 @@ class InstrumentedClient:
         max_msgs: int = 0,
         pending_msgs_limit: int = DEFAULT_SUB_PENDING_MSGS_LIMIT,
         pending_bytes_limit: int = DEFAULT_SUB_PENDING_BYTES_LIMIT,
+        *,
+        trust: Trust | None = None,
     ) -> InstrumentedSubscription:
         """Subscribe like ``Client.subscribe``; each message is handled in a ``process`` span.
 
         The span is named after the subscription's subject (its wildcard form),
-        so names and metric labels stay bounded.
+        so names and metric labels stay bounded. ``trust="untrusted"`` for messages
+        from outside your control: each starts a new trace linked to the
+        producer's, sampled by your sampler alone, with only allowlisted baggage
+        (default: the client's setting, see :func:`natstrace.instrument`).
         """
         template = self._pipeline.templates.for_subscription(subject)
         traced = (
-            traced_callback(self._pipeline, cb, template, queue, self._prepare)
+            traced_callback(self._pipeline, cb, template, queue, self._prepare, trust)
             if cb is not None
             else None
         )
@@ -127,7 +133,7 @@ class InstrumentedClient:
             pending_msgs_limit=pending_msgs_limit,
             pending_bytes_limit=pending_bytes_limit,
         )
-        return InstrumentedSubscription(sub, self._pipeline, template, self._prepare)
+        return InstrumentedSubscription(sub, self._pipeline, template, self._prepare, trust)
 
     def jetstream(self, **options: Any) -> InstrumentedJetStream:
         """Like ``Client.jetstream``: a JetStream context whose publishes, consumers and

@@ -52,7 +52,20 @@ _TRACESTATE_MEMBERS = 32
 # W3C Baggage: at most 8192 bytes and 180 members in all.
 _BAGGAGE_MAX = 8192
 _BAGGAGE_MEMBERS = 180
-_PRINTABLE = re.compile(r"[\x20-\x7e]*")
+
+# One list member of each, by the W3C grammars (OWS around members; empty
+# tracestate members are allowed). A value that passes here is one the propagator
+# can parse; anything else is dropped whole, never half-copied.
+_TS_CHARS = r"[a-z0-9_\-*/]"
+_TS_KEY = rf"(?:[a-z]{_TS_CHARS}{{0,255}}|[a-z0-9]{_TS_CHARS}{{0,240}}@[a-z]{_TS_CHARS}{{0,13}})"
+_TS_VALUE = r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
+_TRACESTATE_MEMBER = re.compile(rf"[ \t]*(?:{_TS_KEY}={_TS_VALUE})?[ \t]*")
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_BAGGAGE_VALUE = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
+_BAGGAGE_PROPERTY = rf"{_TOKEN}(?:[ \t]*=[ \t]*{_BAGGAGE_VALUE})?"
+_BAGGAGE_MEMBER = re.compile(
+    rf"[ \t]*{_TOKEN}[ \t]*=[ \t]*{_BAGGAGE_VALUE}(?:[ \t]*;[ \t]*{_BAGGAGE_PROPERTY})*[ \t]*"
+)
 
 _CONTRACT_NAMES: Final = {name: name for name in CONTRACT_HEADERS}
 _LOWER_TO_CONTRACT: Final = {name.lower(): name for name in CONTRACT_HEADERS}
@@ -65,18 +78,25 @@ def _valid_traceparent(value: str) -> bool:
     return len(value) == 55 or (value[:2] != "00" and value[55:56] == "-")
 
 
-def _valid_list(value: str, max_length: int, max_members: int) -> bool:
-    return (
-        len(value) <= max_length
-        and value.count(",") < max_members
-        and _PRINTABLE.fullmatch(value) is not None
-    )
+def _valid_list(value: str, max_length: int, max_members: int, member: re.Pattern[str]) -> bool:
+    if len(value) > max_length or value.count(",") >= max_members:
+        return False
+    return all(member.fullmatch(part) is not None for part in value.split(","))
+
+
+def _valid_tracestate(value: str) -> bool:
+    return _valid_list(value, _TRACESTATE_MAX, _TRACESTATE_MEMBERS, _TRACESTATE_MEMBER)
+
+
+def _valid_baggage(value: str) -> bool:
+    # A baggage header must name at least one entry; an empty member is not one.
+    return _valid_list(value, _BAGGAGE_MAX, _BAGGAGE_MEMBERS, _BAGGAGE_MEMBER)
 
 
 _VALIDATORS: Final = {
     TRACEPARENT: _valid_traceparent,
-    TRACESTATE: lambda value: _valid_list(value, _TRACESTATE_MAX, _TRACESTATE_MEMBERS),
-    BAGGAGE: lambda value: _valid_list(value, _BAGGAGE_MAX, _BAGGAGE_MEMBERS),
+    TRACESTATE: _valid_tracestate,
+    BAGGAGE: _valid_baggage,
     MSG_ID: is_valid_id,
     CORRELATION_ID: is_valid_id,
     CAUSATION_ID: is_valid_id,

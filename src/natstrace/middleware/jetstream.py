@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from nats.js.api import Header, PubAck
 from nats.js.errors import APIError
 
+from natstrace.config import Trust
 from natstrace.middleware.jetstream_consume import ConsumerSpec, JetStreamConsumer
 from natstrace.middleware.jetstream_pull import JetStreamPullSubscription
 from natstrace.middleware.jetstream_push import JetStreamPushSubscription, PushCallback
@@ -149,11 +150,14 @@ class InstrumentedJetStream:
         durable: str | None = None,
         stream: str | None = None,
         config: ConsumerConfig | None = None,
+        *,
+        trust: Trust | None = None,
         **options: Any,
     ) -> JetStreamPushSubscription:
         """Push-subscribe like ``JetStreamContext.subscribe``; each message gets a
-        ``process`` span, settlements are recorded. Other keyword arguments
-        (``manual_ack``, ``ordered_consumer``, ...) are nats-py's."""
+        ``process`` span, settlements are recorded. ``trust`` as for core
+        subscriptions. Other keyword arguments (``manual_ack``,
+        ``ordered_consumer``, ...) are nats-py's."""
         group = _named(
             durable, queue, config.durable_name if config else None, config.name if config else None
         )
@@ -161,6 +165,7 @@ class InstrumentedJetStream:
             template=self._pipeline.templates.for_subscription(subject),
             group=group,
             stream=stream or "",
+            trust=trust,
         )
         consumer = JetStreamConsumer(self._pipeline, spec)
         traced = PushCallback(consumer, cb) if cb is not None else None
@@ -186,9 +191,12 @@ class InstrumentedJetStream:
         durable: str | None = None,
         stream: str | None = None,
         config: ConsumerConfig | None = None,
+        *,
+        trust: Trust | None = None,
         **options: Any,
     ) -> JetStreamPullSubscription:
-        """Pull-subscribe like ``JetStreamContext.pull_subscribe``; ``fetch()`` is traced."""
+        """Pull-subscribe like ``JetStreamContext.pull_subscribe``; ``fetch()`` is traced;
+        ``trust`` as for core subscriptions."""
         sub = await self._js.pull_subscribe(
             subject, durable=durable, stream=stream, config=config, **options
         )
@@ -196,5 +204,6 @@ class InstrumentedJetStream:
             template=self._pipeline.templates.for_subscription(subject),
             group=_named(durable, config.durable_name if config else None),
             stream=sub._stream,
+            trust=trust,
         )
         return JetStreamPullSubscription(sub, JetStreamConsumer(self._pipeline, spec))

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from nats.errors import NotJSMessageError
 
+from natstrace.config import Trust
 from natstrace.middleware.jetstream_settle import SettleContext, SettlementRecorder
 from natstrace.middleware.pipeline import Pipeline
 from natstrace.middleware.types import HandleApp, HandleMiddleware, IncomingMessage
@@ -55,6 +56,8 @@ class ConsumerSpec:
     group: str
     """The consumer's name if the application named it, else ``""``."""
     stream: str
+    trust: Trust | None = None
+    """The subscription's trust setting; ``None``: the client's default."""
 
     @property
     def consumer_label(self) -> str:
@@ -134,7 +137,8 @@ class JetStreamConsumer:
 
     def incoming(self, msg: Msg) -> IncomingMessage:
         """The envelope for the handle chain, with the delivery count from metadata."""
-        message = self.pipeline.incoming(self.prepare(msg), self.spec.template, self.spec.group)
+        spec = self.spec
+        message = self.pipeline.incoming(self.prepare(msg), spec.template, spec.group, spec.trust)
         meta = metadata_of(msg)
         if meta is not None:
             message.delivery_count = meta.num_delivered

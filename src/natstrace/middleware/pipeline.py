@@ -10,13 +10,13 @@ the span current and every contract header already set.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.trace import Tracer
 
-from natstrace.config import ConsumerSpanPolicy
+from natstrace.config import ConsumerSpanPolicy, Trust
 from natstrace.metrics.instruments import NatstraceMetrics
 from natstrace.middleware.correlation import HandleCorrelation, PublishCorrelation
 from natstrace.middleware.headers import read_incoming
@@ -61,8 +61,11 @@ class Pipeline:
         policy: ConsumerSpanPolicy,
         publish_middleware: Sequence[PublishMiddleware] = (),
         handle_middleware: Sequence[HandleMiddleware] = (),
+        trust: Trust = "trusted",
+        baggage_allowlist: Iterable[str] = (),
     ) -> None:
         self.nc = nc
+        self.trust: Trust = trust
         self.tracer = tracer
         self.metrics = metrics
         self.templates = templates
@@ -81,7 +84,13 @@ class Pipeline:
         self.request = build_chain(publish, request)
         self._handle_core: list[HandleMiddleware] = [
             HandleCorrelation,
-            partial(HandleTracing, tracer=tracer, policy=policy, server=self.server_address),
+            partial(
+                HandleTracing,
+                tracer=tracer,
+                policy=policy,
+                server=self.server_address,
+                baggage_allowlist=frozenset(baggage_allowlist),
+            ),
             partial(HandleMetrics, metrics=metrics),
         ]
         self._handle_user = list(handle_middleware)
@@ -101,8 +110,13 @@ class Pipeline:
             return build_chain([*self._handle_core, *inner, *self._handle_user], app)
         return build_chain(self._handle, app)
 
-    def incoming(self, msg: Msg, template: str, queue: str) -> IncomingMessage:
-        """The envelope of a delivered message, with its headers validated."""
+    def incoming(
+        self, msg: Msg, template: str, queue: str, trust: Trust | None = None
+    ) -> IncomingMessage:
+        """The envelope of a delivered message, with its headers validated.
+
+        ``trust`` is the subscription's setting; ``None``: the client's default.
+        """
         headers = read_incoming(msg.headers)
         return IncomingMessage(
             msg=msg,
@@ -113,6 +127,7 @@ class Pipeline:
             correlation_id=headers.correlation_id,
             causation_id=headers.causation_id,
             invalid_headers=headers.invalid,
+            trusted=(trust or self.trust) == "trusted",
         )
 
     def server_address(self) -> tuple[str | None, int | None]:

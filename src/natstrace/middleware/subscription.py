@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from natstrace.config import Trust
 from natstrace.middleware.parking import ParkedChain, park
 from natstrace.middleware.pipeline import Pipeline
 
@@ -29,6 +30,7 @@ def traced_callback(
     template: str,
     queue: str,
     prepare: Prepare,
+    trust: Trust | None = None,
 ) -> Callable[[Msg], Awaitable[None]]:
     """Wrap a nats-py message callback so that it runs inside the handle chain.
 
@@ -42,7 +44,7 @@ def traced_callback(
     chain = pipeline.handle_chain(_user)
 
     async def _traced(msg: Msg) -> None:
-        await chain(pipeline.incoming(prepare(msg), template, queue))
+        await chain(pipeline.incoming(prepare(msg), template, queue, trust))
 
     return _traced
 
@@ -55,9 +57,15 @@ class InstrumentedSubscription:
     """
 
     def __init__(
-        self, sub: Subscription, pipeline: Pipeline, template: str, prepare: Prepare
+        self,
+        sub: Subscription,
+        pipeline: Pipeline,
+        template: str,
+        prepare: Prepare,
+        trust: Trust | None = None,
     ) -> None:
         self._sub = sub
+        self._trust = trust
         self._pipeline = pipeline
         self._template = template
         self._prepare = prepare
@@ -73,7 +81,9 @@ class InstrumentedSubscription:
 
     async def _hand_out(self, msg: Msg) -> Msg:
         msg = self._prepare(msg)
-        await self._parked.enter(self._pipeline.incoming(msg, self._template, self._sub.queue))
+        await self._parked.enter(
+            self._pipeline.incoming(msg, self._template, self._sub.queue, self._trust)
+        )
         return msg
 
     @property

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from opentelemetry import baggage, trace
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
 
 from natstrace.config import ConsumerSpanPolicy
@@ -20,7 +20,7 @@ from natstrace.tracing import propagation
 from natstrace.tracing import semconv as sc
 from natstrace.tracing.semconv import error_type, span_name
 
-__all__ = ["HandleTracing", "PublishTracing", "record_error"]
+__all__ = ["HandleTracing", "PublishTracing", "allowed_baggage", "record_error"]
 
 ServerAddress = Callable[[], tuple[str | None, int | None]]
 """Returns the host and port of the server the client is connected to right now."""
@@ -32,6 +32,21 @@ def record_error(span: Span, exc: BaseException) -> None:
         span.set_attribute(sc.ERROR_TYPE, error_type(exc))
         span.record_exception(exc)
         span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
+
+
+def allowed_baggage(
+    context: otel_context.Context, allowlist: frozenset[str]
+) -> otel_context.Context:
+    """A fresh context holding only the baggage entries of ``context`` named in ``allowlist``.
+
+    Everything else a propagator extracted (other baggage, vendor context) stays behind.
+    """
+    allowed = otel_context.Context()
+    if allowlist:
+        for key, value in baggage.get_all(context).items():
+            if key in allowlist:
+                allowed = baggage.set_baggage(key, value, allowed)
+    return allowed
 
 
 def _server_attributes(attributes: dict[str, object], server: ServerAddress) -> None:
@@ -94,6 +109,12 @@ class HandleTracing:
     ``policy`` decides how the span refers to the producer: ``parent`` (same trace),
     ``link`` (a new trace linked to the producer) or ``auto`` (parent on the first
     delivery, link on redeliveries).
+
+    A message from an untrusted subscription (``message.trusted`` false) always
+    starts a new trace linked to the producer, whatever the policy: the sampler
+    decides afresh, so a publisher's sampled flag cannot force this service to
+    record and export every message; and only baggage keys in
+    ``baggage_allowlist`` reach the handler (and its publishes).
     """
 
     def __init__(
@@ -103,18 +124,24 @@ class HandleTracing:
         tracer: Tracer,
         policy: ConsumerSpanPolicy,
         server: ServerAddress,
+        baggage_allowlist: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.tracer = tracer
         self.policy = policy
         self.server = server
+        self.baggage_allowlist = baggage_allowlist
 
     async def __call__(self, message: IncomingMessage) -> None:
         incoming = propagation.extract(message.trace_headers)
         producer = trace.get_current_span(incoming).get_span_context()
-        as_parent = self.policy == "parent" or (
-            self.policy == "auto" and message.delivery_count <= 1
-        )
+        if message.trusted:
+            as_parent = self.policy == "parent" or (
+                self.policy == "auto" and message.delivery_count <= 1
+            )
+        else:
+            as_parent = False
+            incoming = allowed_baggage(incoming, self.baggage_allowlist)
         links = None if as_parent or not producer.is_valid else [Link(producer)]
         msg = message.msg
         attributes: dict[str, object] = {
@@ -143,7 +170,8 @@ class HandleTracing:
             links=links,
         )
         message.span = span
-        # Baggage from the producer stays visible to the handler in both policies.
+        # Baggage from the producer stays visible to the handler in both policies
+        # (on an untrusted subscription, only the allowlisted keys).
         token = otel_context.attach(trace.set_span_in_context(span, incoming))
         try:
             await self.app(message)

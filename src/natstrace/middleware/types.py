@@ -82,6 +82,9 @@ class IncomingMessage:
     invalid_headers: tuple[str, ...] = ()
     delivery_count: int = 1
     """How often the message was delivered (JetStream); 1 for core NATS."""
+    trusted: bool = True
+    """``False`` on a ``trust="untrusted"`` subscription: the producer's trace context
+    and baggage may not steer this handling (see the tracing middleware)."""
     span: Span = INVALID_SPAN
 
 

@@ -2,6 +2,11 @@
 
 Used by :func:`natstrace.configure`. When the application set up OpenTelemetry
 itself, :func:`install_tracer_provider` leaves the global provider alone.
+
+A dead or silent collector must never cost the application a message: exports
+run on the SDK's worker thread, the queue in front of it has a fixed bound
+(``OTEL_BSP_MAX_QUEUE_SIZE``), and what does not fit is dropped and counted
+(:class:`BoundedBatchSpanProcessor`), not logged span by span.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from time import monotonic
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_VERSION, Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -25,9 +32,11 @@ from opentelemetry.sdk.trace.sampling import Sampler
 from natstrace.config import Settings
 
 __all__ = [
+    "BoundedBatchSpanProcessor",
     "CountingSpanExporter",
     "TracingPipeline",
     "build_span_exporter",
+    "build_span_processor",
     "install_tracer_provider",
 ]
 
@@ -62,6 +71,122 @@ class CountingSpanExporter(SpanExporter):
         return self._exporter.force_flush(timeout_millis)
 
 
+class _TakenCounter(SpanExporter):
+    """Tells its processor how many spans the batch worker has taken out of the queue."""
+
+    def __init__(self, exporter: SpanExporter, taken: Callable[[int], None]) -> None:
+        self._exporter = exporter
+        self._taken = taken
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        # Counted on entry: these spans left the queue, whatever the export's outcome.
+        self._taken(len(spans))
+        return self._exporter.export(spans)
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
+
+
+class BoundedBatchSpanProcessor(SpanProcessor):
+    """The SDK's ``BatchSpanProcessor`` behind a queue bound that natstrace enforces.
+
+    The SDK's processor drops a span when its queue is full and says so only in a
+    WARNING log line (one per dropped span in older SDK versions): with a dead
+    collector under load that floods the logs and costs the message flow more than
+    tracing itself. This processor decides *before* handing a span over. Spans handed
+    over minus spans its exporter has been given is what the SDK's queue holds (the
+    worker takes a batch out of the queue, then exports it), so a full queue is known
+    from the SDK's public contract alone, not from its private attributes or its log
+    text. A span that does not fit is dropped here, counted as ``queue_full`` through
+    ``on_dropped``, and logged at most once per ``log_interval`` seconds.
+
+    While the worker holds a batch between taking it and exporting it the count runs
+    up to one batch high: the bound is then enforced slightly early, never late.
+
+    Args:
+        exporter: where the batch worker sends spans.
+        max_queue_size: most spans waiting for export (``OTEL_BSP_MAX_QUEUE_SIZE``).
+        max_export_batch_size: spans per export; capped at ``max_queue_size``.
+        on_dropped: called with ``("queue_full", 1)`` for every dropped span.
+        log_interval: seconds between two warnings about a full queue.
+    """
+
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        *,
+        max_queue_size: int = 2048,
+        max_export_batch_size: int = 512,
+        on_dropped: Callable[[str, int], None] | None = None,
+        log_interval: float = 60.0,
+    ) -> None:
+        self.max_queue_size = max_queue_size
+        self._on_dropped = on_dropped
+        self._log_interval = log_interval
+        self._lock = threading.Lock()
+        self._handed = 0
+        self._taken = 0
+        self._dropped = 0
+        self._next_warning = 0.0
+        self._batch = BatchSpanProcessor(
+            _TakenCounter(exporter, self._count_taken),
+            max_queue_size=max_queue_size,
+            max_export_batch_size=min(max_export_batch_size, max_queue_size),
+        )
+
+    @property
+    def queued(self) -> int:
+        """Spans handed to the batch worker and not yet exported (an upper bound)."""
+        return self._handed - self._taken
+
+    @property
+    def dropped(self) -> int:
+        """Spans dropped here because the queue was full."""
+        return self._dropped
+
+    def _count_taken(self, count: int) -> None:
+        with self._lock:
+            self._taken += count
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self._batch.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        context = span.context
+        if context is None or not context.trace_flags.sampled:
+            return  # the batch processor exports sampled spans only
+        with self._lock:
+            full = self._handed - self._taken >= self.max_queue_size
+            if full:
+                self._dropped += 1
+            else:
+                self._handed += 1
+        if not full:
+            self._batch.on_end(span)
+            return
+        if self._on_dropped is not None:
+            self._on_dropped("queue_full", 1)
+        now = monotonic()
+        if now >= self._next_warning:
+            self._next_warning = now + self._log_interval
+            _log.warning(
+                "natstrace: span export queue full (%d spans, OTEL_BSP_MAX_QUEUE_SIZE): "
+                'dropping spans, counted in natstrace_spans_dropped_total{reason="queue_full"} '
+                "(%d so far); the collector is down, slow or too far away",
+                self.max_queue_size,
+                self._dropped,
+            )
+
+    def shutdown(self) -> None:
+        self._batch.shutdown()  # type: ignore[no-untyped-call]
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._batch.force_flush(timeout_millis)
+
+
 def build_span_exporter(settings: Settings) -> SpanExporter | None:
     """The exporter ``OTEL_TRACES_EXPORTER`` and ``OTEL_EXPORTER_OTLP_*PROTOCOL`` ask for.
 
@@ -92,10 +217,28 @@ def build_span_exporter(settings: Settings) -> SpanExporter | None:
     return HttpExporter()
 
 
+def build_span_processor(
+    settings: Settings,
+    exporter: SpanExporter,
+    on_dropped: Callable[[str, int], None] | None = None,
+) -> BoundedBatchSpanProcessor:
+    """The processor :func:`configure` puts in front of ``exporter``: batches of
+    ``settings.span_batch_size``, at most ``settings.span_queue_size`` spans waiting,
+    overflow and failed exports reported to ``on_dropped``."""
+    if on_dropped is not None:
+        exporter = CountingSpanExporter(exporter, on_dropped)
+    return BoundedBatchSpanProcessor(
+        exporter,
+        max_queue_size=settings.span_queue_size,
+        max_export_batch_size=settings.span_batch_size,
+        on_dropped=on_dropped,
+    )
+
+
 class TracingPipeline:
     """The tracer provider natstrace built, and how to flush and stop it."""
 
-    def __init__(self, provider: TracerProvider, processor: BatchSpanProcessor | None) -> None:
+    def __init__(self, provider: TracerProvider, processor: SpanProcessor | None) -> None:
         self.provider = provider
         self.processor = processor
 
@@ -138,7 +281,11 @@ def install_tracer_provider(
         sampler: default: the SDK's, from ``OTEL_TRACES_SAMPLER``/``_ARG``
             (``parentbased_always_on`` when unset).
         exporter: default: :func:`build_span_exporter`.
-        on_dropped: called with a reason and a count when spans are lost.
+        on_dropped: called with a reason and a count when spans are lost
+            (``queue_full``, ``export_failed``).
+
+    The exporter runs behind a :class:`BoundedBatchSpanProcessor` whose queue holds
+    ``settings.span_queue_size`` spans at most.
     """
     if settings.sdk_disabled:
         return None
@@ -154,9 +301,7 @@ def install_tracer_provider(
     span_exporter = exporter if exporter is not None else build_span_exporter(settings)
     processor = None
     if span_exporter is not None:
-        if on_dropped is not None:
-            span_exporter = CountingSpanExporter(span_exporter, on_dropped)
-        processor = BatchSpanProcessor(span_exporter)
+        processor = build_span_processor(settings, span_exporter, on_dropped)
         provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
     return TracingPipeline(provider, processor)
