@@ -8,7 +8,8 @@ the handled message's IDs become the current correlation
 
 from __future__ import annotations
 
-from nats.nuid import NUID
+import itertools
+import secrets
 
 from natstrace.middleware.headers import CAUSATION_ID, CORRELATION_ID, MSG_ID
 from natstrace.middleware.types import HandleApp, IncomingMessage, OutgoingMessage, PublishApp
@@ -28,14 +29,18 @@ class PublishCorrelation:
 
     def __init__(self, app: PublishApp) -> None:
         self.app = app
-        # NUIDs: unique, 22 characters, far cheaper than uuid4 on every message.
-        self._nuid = NUID()
+        # A random prefix per client and a counter: unique across processes and
+        # restarts (64 random bits), and a fraction of the cost of uuid4 or a NUID.
+        self._prefix = secrets.token_hex(8)
+        self._sequence = itertools.count(1)
 
     async def __call__(self, message: OutgoingMessage) -> object:
         headers = message.headers
         given_id = headers.get(MSG_ID)
         message_id = (
-            check_id(given_id, MSG_ID) if given_id is not None else self._nuid.next().decode()
+            check_id(given_id, MSG_ID)
+            if given_id is not None
+            else f"{self._prefix}{next(self._sequence):x}"
         )
         headers[MSG_ID] = message_id
         ambient = correlation.current()

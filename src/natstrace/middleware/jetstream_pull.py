@@ -42,7 +42,7 @@ __all__ = ["JetStreamPullSubscription"]
 
 def _producer_link(msg: Msg) -> Link | None:
     context = trace.get_current_span(
-        propagation.extract(read_incoming(msg.headers).trace)
+        propagation.extract(read_incoming(msg.headers).trace, normalized=True)
     ).get_span_context()
     return Link(context) if context.is_valid else None
 

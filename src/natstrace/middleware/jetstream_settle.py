@@ -196,7 +196,7 @@ class SettlementRecorder:
             # Never handed to user code: a root span linked to the producer.
             parent = Context()
             producer = trace.get_current_span(
-                propagation.extract(read_incoming(self._headers).trace)
+                propagation.extract(read_incoming(self._headers).trace, normalized=True)
             ).get_span_context()
             links = [Link(producer)] if producer.is_valid else None
         context = self._context

@@ -133,7 +133,7 @@ class HandleTracing:
         self.baggage_allowlist = baggage_allowlist
 
     async def __call__(self, message: IncomingMessage) -> None:
-        incoming = propagation.extract(message.trace_headers)
+        incoming = propagation.extract(message.trace_headers, normalized=True)
         producer = trace.get_current_span(incoming).get_span_context()
         if message.trusted:
             as_parent = self.policy == "parent" or (

@@ -47,7 +47,19 @@ class NatsHeadersSetter(Setter[MutableMapping[str, str]]):
         carrier[key] = value
 
 
+class _ExactGetter(Getter[Mapping[str, str]]):
+    """For carriers whose keys are already the propagators' lowercase names."""
+
+    def get(self, carrier: Mapping[str, str], key: str) -> list[str] | None:
+        value = carrier.get(key)
+        return None if value is None else [value]
+
+    def keys(self, carrier: Mapping[str, str]) -> list[str]:
+        return list(carrier)
+
+
 _GETTER = NatsHeadersGetter()
+_EXACT_GETTER = _ExactGetter()
 _SETTER = NatsHeadersSetter()
 
 
@@ -56,8 +68,16 @@ def inject(headers: MutableMapping[str, str], context: Context | None = None) ->
     propagate.inject(headers, context=context, setter=_SETTER)
 
 
-def extract(headers: Mapping[str, str] | None, context: Context | None = None) -> Context:
-    """Read a trace context from ``headers``; bad or missing input returns ``context`` as is."""
+def extract(
+    headers: Mapping[str, str] | None, context: Context | None = None, *, normalized: bool = False
+) -> Context:
+    """Read a trace context from ``headers``; bad or missing input returns ``context`` as is.
+
+    ``normalized=True`` says the keys are already lowercase (as
+    :func:`natstrace.middleware.headers.read_incoming` leaves them), which skips the
+    case-insensitive search for absent headers on every message.
+    """
     if not headers:
         return context if context is not None else Context()
-    return propagate.extract(headers, context=context, getter=_GETTER)
+    getter = _EXACT_GETTER if normalized else _GETTER
+    return propagate.extract(headers, context=context, getter=getter)
