@@ -41,7 +41,6 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
-from nats.nuid import NUID
 from opentelemetry import trace
 
 from natstrace.middleware.headers import (
@@ -55,7 +54,7 @@ from natstrace.middleware.headers import (
 from natstrace.middleware.jetstream import InstrumentedJetStream
 from natstrace.middleware.types import OutgoingMessage, PublishApp
 from natstrace.tracing import correlation, propagation
-from natstrace.tracing.correlation import check_id
+from natstrace.tracing.correlation import check_id, new_message_id
 
 if TYPE_CHECKING:
     from nats.js.api import PubAck
@@ -63,7 +62,6 @@ if TYPE_CHECKING:
 __all__ = ["capture", "relay"]
 
 _TRACE_HEADERS = (TRACEPARENT, TRACESTATE, BAGGAGE)
-_nuid = NUID()
 # The trace headers captured with the event being relayed right now.
 _captured: ContextVar[Mapping[str, str] | None] = ContextVar("natstrace_outbox", default=None)
 _chains: WeakKeyDictionary[InstrumentedJetStream, PublishApp] = WeakKeyDictionary()
@@ -85,9 +83,7 @@ def capture(headers: Mapping[str, str] | None = None) -> dict[str, str]:
     """
     captured = dict(headers) if headers else {}
     message_id = captured.get(MSG_ID)
-    captured[MSG_ID] = (
-        check_id(message_id, MSG_ID) if message_id is not None else _nuid.next().decode()
-    )
+    captured[MSG_ID] = check_id(message_id, MSG_ID) if message_id is not None else new_message_id()
     ambient = correlation.current()
     if CORRELATION_ID not in captured:
         ambient_id = ambient.correlation_id if ambient is not None else None

@@ -70,3 +70,23 @@ def test_filter_for_one_handler() -> None:
         assert natstrace.TraceContextFilter().filter(record)
     assert record.correlation_id == "wf-2"
     assert record.trace_id == ""
+
+
+def test_message_ids_are_unique_valid_and_differ_in_a_forked_child() -> None:
+    import os
+
+    from natstrace.tracing.correlation import new_message_id
+
+    ids = [new_message_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(is_valid_id(i) for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report one ID and leave without running any cleanup
+        os.write(write, new_message_id().encode())
+        os._exit(0)
+    os.close(write)
+    child_id = os.read(read, 100).decode()
+    os.waitpid(pid, 0)
+    parent_id = new_message_id()
+    assert child_id[:16] != parent_id[:16], "a forked child must draw its own prefix"

@@ -8,13 +8,10 @@ the handled message's IDs become the current correlation
 
 from __future__ import annotations
 
-import itertools
-import secrets
-
 from natstrace.middleware.headers import CAUSATION_ID, CORRELATION_ID, MSG_ID
 from natstrace.middleware.types import HandleApp, IncomingMessage, OutgoingMessage, PublishApp
 from natstrace.tracing import correlation
-from natstrace.tracing.correlation import Correlation, check_id
+from natstrace.tracing.correlation import Correlation, check_id, new_message_id
 
 __all__ = ["HandleCorrelation", "PublishCorrelation"]
 
@@ -29,19 +26,11 @@ class PublishCorrelation:
 
     def __init__(self, app: PublishApp) -> None:
         self.app = app
-        # A random prefix per client and a counter: unique across processes and
-        # restarts (64 random bits), and a fraction of the cost of uuid4 or a NUID.
-        self._prefix = secrets.token_hex(8)
-        self._sequence = itertools.count(1)
 
     async def __call__(self, message: OutgoingMessage) -> object:
         headers = message.headers
         given_id = headers.get(MSG_ID)
-        message_id = (
-            check_id(given_id, MSG_ID)
-            if given_id is not None
-            else f"{self._prefix}{next(self._sequence):x}"
-        )
+        message_id = check_id(given_id, MSG_ID) if given_id is not None else new_message_id()
         headers[MSG_ID] = message_id
         ambient = correlation.current()
 

@@ -14,7 +14,10 @@ through :func:`correlation_scope`::
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar, Token
@@ -28,6 +31,7 @@ __all__ = [
     "correlation_scope",
     "current",
     "is_valid_id",
+    "new_message_id",
 ]
 
 MAX_ID_LENGTH = 128
@@ -37,6 +41,28 @@ MAX_ID_LENGTH = 128
 # UUIDs, NUIDs, ULIDs, request IDs and URNs, and nothing that can break a NATS
 # header block or a log line.
 _ID_PATTERN = re.compile(r"[A-Za-z0-9._:@/+=~!#$%&*?^|-]{1," + str(MAX_ID_LENGTH) + "}")
+
+
+class _MessageIds:
+    """A random prefix per process and a counter: unique across processes and
+    restarts (64 random bits), at a fraction of the cost of uuid4 on every message."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.prefix = secrets.token_hex(8)
+        self.sequence = itertools.count(1)
+
+
+_ids = _MessageIds()
+# A forked child must not repeat its parent's IDs.
+os.register_at_fork(after_in_child=_ids.reset)
+
+
+def new_message_id() -> str:
+    """A fresh ``Nats-Msg-Id``: 16 random hex digits for this process, then a counter."""
+    return f"{_ids.prefix}{next(_ids.sequence):x}"
 
 
 class InvalidIdError(ValueError):
