@@ -40,7 +40,7 @@ async def test_store_is_a_child_span_with_the_stream_name(
     assert store.parent is not None and store.parent.span_id == hop.context.span_id
     assert store.context.trace_id == send.context.trace_id
     attributes = store.attributes or {}
-    assert attributes["natstrace.server.jetstream.stream"] == "STSHIP"
+    assert attributes["natstrace.jetstream.stream"] == "STSHIP"
     assert attributes["messaging.destination.name"] == "st.ship.requested"
     assert attributes["natstrace.server.jetstream.no_interest"] is False
     assert store.start_time is not None and hop.start_time is not None

@@ -1,7 +1,7 @@
 """Attribute and span names for server hops.
 
-Keys from the OpenTelemetry conventions come from
-``opentelemetry-semantic-conventions``; what they do not cover lives under
+The convention keys are the ones the client middleware uses
+(:mod:`natstrace.tracing.semconv`); what the conventions do not cover lives under
 ``natstrace.server.``.
 """
 
@@ -9,24 +9,37 @@ from __future__ import annotations
 
 from typing import Final
 
-from opentelemetry.semconv._incubating.attributes import messaging_attributes as _messaging
-from opentelemetry.semconv.attributes import error_attributes as _error
-from opentelemetry.semconv.schemas import Schemas
+from natstrace.tracing.semconv import (
+    ERROR_TYPE,
+    JS_STREAM,
+    MESSAGING_CONSUMER_GROUP_NAME,
+    MESSAGING_DESTINATION_NAME,
+    MESSAGING_DESTINATION_SUBSCRIPTION_NAME,
+    MESSAGING_DESTINATION_TEMPLATE,
+    MESSAGING_MESSAGE_CONVERSATION_ID,
+    MESSAGING_MESSAGE_ENVELOPE_SIZE,
+    MESSAGING_MESSAGE_ID,
+    MESSAGING_SYSTEM,
+    NATS,
+    SCHEMA_URL,
+)
 
-SCHEMA_URL: Final = Schemas.V1_29_0.value
+__all__ = [
+    "ERROR_TYPE",
+    "MESSAGING_CONSUMER_GROUP_NAME",
+    "MESSAGING_DESTINATION_NAME",
+    "MESSAGING_DESTINATION_SUBSCRIPTION_NAME",
+    "MESSAGING_DESTINATION_TEMPLATE",
+    "MESSAGING_MESSAGE_CONVERSATION_ID",
+    "MESSAGING_MESSAGE_ENVELOPE_SIZE",
+    "MESSAGING_MESSAGE_ID",
+    "MESSAGING_SYSTEM",
+    "NATS",
+    "SCHEMA_URL",
+]
+
 INSTRUMENTATION_NAME: Final = "natstrace.servertrace"
 SERVICE_NAME: Final = "nats-server"
-
-MESSAGING_SYSTEM: Final = _messaging.MESSAGING_SYSTEM
-MESSAGING_DESTINATION_NAME: Final = _messaging.MESSAGING_DESTINATION_NAME
-MESSAGING_DESTINATION_TEMPLATE: Final = _messaging.MESSAGING_DESTINATION_TEMPLATE
-MESSAGING_DESTINATION_SUBSCRIPTION_NAME: Final = _messaging.MESSAGING_DESTINATION_SUBSCRIPTION_NAME
-MESSAGING_CONSUMER_GROUP_NAME: Final = _messaging.MESSAGING_CONSUMER_GROUP_NAME
-MESSAGING_MESSAGE_ID: Final = _messaging.MESSAGING_MESSAGE_ID
-MESSAGING_MESSAGE_CONVERSATION_ID: Final = _messaging.MESSAGING_MESSAGE_CONVERSATION_ID
-MESSAGING_MESSAGE_ENVELOPE_SIZE: Final = _messaging.MESSAGING_MESSAGE_ENVELOPE_SIZE
-ERROR_TYPE: Final = _error.ERROR_TYPE
-NATS: Final = "nats"
 
 SERVER_NAME: Final = "natstrace.server.name"
 SERVER_ID: Final = "natstrace.server.id"
@@ -51,7 +64,8 @@ CLOCK_ADJUSTMENT: Final = "natstrace.server.clock_adjustment_ns"
 ERROR_MESSAGE: Final = "natstrace.server.error"
 MAPPED_TO: Final = "natstrace.server.mapped_to"
 IMPORT_FROM: Final = "natstrace.server.import_from"
-JETSTREAM_STREAM: Final = "natstrace.server.jetstream.stream"
+JETSTREAM_STREAM: Final = JS_STREAM
+"""The same key as on the client's JetStream spans, so one query finds both."""
 JETSTREAM_NO_INTEREST: Final = "natstrace.server.jetstream.no_interest"
 
 # Span and span-event names.
