@@ -82,3 +82,23 @@ def test_links_pull_in_other_traces_but_not_other_workflows() -> None:
 
     assert {s.span_id for s in flow.spans} == {send.span_id, receive.span_id, process.span_id}
     assert len(flow.trace_ids) == 2
+
+
+def test_a_fetch_hangs_under_the_send_it_returned_and_does_not_start_the_clock() -> None:
+    send = span("send shipments.new", service="orders", start_ms=100, message_id="m1")
+    # The pull began waiting 100 ms before the message existed, as fetch() does.
+    fetch = span(
+        "receive SHIP/shipping", service="shipping", links=(send,), start_ms=0, duration_ms=101
+    )
+    process = span("process shipments.new", service="shipping", parent=send, start_ms=101)
+
+    flow = reconstruct_flow([fetch, send, process], "wf-1")
+    data = flow_to_dict(flow)
+
+    (root,) = data["hops"]
+    assert root["service"] == "orders" and root["start_offset_ms"] == 0
+    fetched, handled = root["children"]
+    assert (fetched["operation"], fetched["cause"]) == ("receive", "link")
+    assert fetched["start_offset_ms"] == -100.0
+    assert handled["operation"] == "process"
+    assert flow.end_ns - flow.start_ns == 2 * MS

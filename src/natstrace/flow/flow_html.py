@@ -54,7 +54,9 @@ _SCRIPT = """
     label.appendChild(el('span', 'service', hop.service));
     label.appendChild(el('span', 'op ' + hop.operation, hop.operation));
     label.appendChild(el('span', 'template', hop.template));
-    var meta = '+' + hop.start_offset_ms.toFixed(1) + 'ms  ' + hop.duration_ms.toFixed(1) + 'ms';
+    var sign = hop.start_offset_ms < 0 ? '-' : '+';
+    var meta = sign + Math.abs(hop.start_offset_ms).toFixed(1) + 'ms  '
+      + hop.duration_ms.toFixed(1) + 'ms';
     if (hop.delivery_latency_ms !== null)
       meta += '  latency ' + hop.delivery_latency_ms.toFixed(1) + 'ms';
     if (hop.delivery_count > 1) meta += '  delivery #' + hop.delivery_count;
@@ -73,8 +75,10 @@ _SCRIPT = """
       lane.appendChild(wait);
     }
     var bar = el('div', 'bar ' + hop.operation + (hop.error ? ' failed' : ''));
-    bar.style.left = pct(hop.start_offset_ms) + '%';
-    bar.style.width = pct(hop.duration_ms) + '%';
+    // A fetch that began waiting before the workflow did is cut at the left edge.
+    var left = pct(hop.start_offset_ms);
+    bar.style.left = left + '%';
+    bar.style.width = Math.max(0, pct(hop.start_offset_ms + hop.duration_ms) - left) + '%';
     lane.appendChild(bar);
     r.appendChild(label); r.appendChild(lane); root.appendChild(r);
     hop.children.forEach(function(child){ row(child, depth + 1); });

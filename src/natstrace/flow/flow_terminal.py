@@ -29,7 +29,8 @@ def _label(node: FlowNode) -> Text:
     text.append(span.template, style="bold")
     if node.producer is not None and node.producer.service != span.service:
         text.append(f"  ({node.producer.service} -> {span.service})", style="dim")
-    text.append(f"  +{format_duration(node.offset_ns)}", style="dim")
+    sign = "-" if node.offset_ns < 0 else "+"
+    text.append(f"  {sign}{format_duration(abs(node.offset_ns))}", style="dim")
     text.append(f"  {format_duration(span.duration_ns)}")
     if node.delivery_latency_ns is not None:
         text.append(f"  latency {format_duration(node.delivery_latency_ns)}", style="yellow")

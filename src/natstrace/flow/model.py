@@ -122,6 +122,11 @@ class Span:
         return self.operation_type in _SEND_TYPES
 
     @property
+    def is_receive(self) -> bool:
+        """A fetch (JetStream pull): linked to the sends of the messages it returned."""
+        return self.operation_type == "receive"
+
+    @property
     def is_process(self) -> bool:
         """A consumer span that handled one message."""
         return self.operation_type in _PROCESS_TYPES

@@ -98,6 +98,12 @@ def _cause_of(
         producer = index.producer_of(span)
         if producer is not None and span_key(producer[0]) in members:
             return producer[0], producer[1]
+    if span.is_receive:
+        # A fetch belongs under the first of this workflow's messages it returned.
+        for link in span.links:
+            fetched = members.get((link.trace_id, link.span_id))
+            if fetched is not None:
+                return fetched, "link"
     if span.parent_span_id is not None:
         parent = members.get((span.trace_id, span.parent_span_id))
         if parent is not None:
@@ -131,7 +137,13 @@ def build_flow(index: SpanIndex, correlation_id: str, spans: list[Span]) -> Flow
         message_id = span.message_id
         if span.is_process and message_id is not None:
             handled.setdefault(message_id, span)
-    start = min(span.start_ns for span in spans)
+    # A pull fetch starts waiting before the message it returns exists: the
+    # workflow's clock starts at its first span that is not such a wait, and a
+    # fetch that began earlier shows a negative offset.
+    start = min(
+        (span.start_ns for span in spans if not span.is_receive),
+        default=min(span.start_ns for span in spans),
+    )
     end = max(span.end_ns for span in spans)
     nodes: dict[SpanKey, FlowNode] = {}
     parents: dict[SpanKey, SpanKey] = {}
