@@ -177,3 +177,31 @@ async def test_in_progress_and_ack_sync_are_events(traced: Traced, stream: Strea
     assert traced.sample("natstrace_settlements_total", outcome="in_progress", **labels) == 2
     assert traced.sample("natstrace_settlements_total", outcome="ack", **labels) == 1
     await sub.unsubscribe()
+
+
+async def test_headers_are_read_once_per_pulled_message(
+    traced: Traced, stream: Stream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receive span's links and the process span share one read of the headers."""
+    from natstrace.middleware import jetstream_consume
+    from natstrace.tracing import propagation
+
+    for n in range(3):
+        await stream.js.publish(stream.subject(), str(n).encode())
+    reads: list[object] = []
+    extracts: list[object] = []
+    read_incoming, extract = jetstream_consume.read_incoming, propagation.extract
+    monkeypatch.setattr(
+        jetstream_consume, "read_incoming", lambda h: reads.append(h) or read_incoming(h)
+    )
+    monkeypatch.setattr(
+        propagation, "extract", lambda *a, **k: extracts.append(a) or extract(*a, **k)
+    )
+    sub = await stream.js.pull_subscribe(stream.wildcard, durable="billing")
+    for msg in await sub.fetch(3, timeout=2):
+        await msg.ack()
+
+    assert len(reads) == 3 and len(extracts) == 3
+    processes = [s for s in traced.spans() if s.name == f"process {stream.wildcard}"]
+    receive = traced.span(f"receive {stream.name}/billing")
+    assert {p.parent.span_id for p in processes} == {link.context.span_id for link in receive.links}

@@ -18,10 +18,12 @@ from opentelemetry.trace import SpanContext
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from natstrace.metrics.series import (
+    Counter,
     CounterFamily,
     FamilyCollector,
     Gauge,
     GaugeFamily,
+    Histogram,
     HistogramFamily,
 )
 from natstrace.tracing.semconv import NATS
@@ -41,6 +43,7 @@ _OPERATION = "messaging_operation_name"
 _DESTINATION = "messaging_destination_name"
 _GROUP = "messaging_consumer_group_name"
 _ERROR = "error_type"
+_PROCESS = "process"
 
 
 def exemplar_of(span_context: SpanContext) -> str | None:
@@ -137,6 +140,11 @@ class NatstraceMetrics:
             "Messages in the stream not yet delivered to the consumer (last seen).",
             ("stream", "consumer"),
         )
+        # The counter and histogram a send or a handled message records into, by
+        # (operation or "process", template, group, error type): on every message
+        # one lookup of a short key instead of building the full label tuple twice.
+        # As bounded as the families' own series.
+        self._pairs: dict[tuple[str, str, str, str], tuple[Counter, Histogram]] = {}
         registry.register(
             FamilyCollector([self.redeliveries, self.settlements, self.consumer_pending])
         )
@@ -164,12 +172,16 @@ class NatstraceMetrics:
         span_context: SpanContext,
     ) -> None:
         """Count one publish or request and observe its duration."""
+        key = (operation, template, "", error_type)
+        pair = self._pairs.get(key)
+        if pair is None:
+            labels = (self.service_name, NATS, operation, template, error_type)
+            pair = self._pairs.setdefault(
+                key, (self.sent_messages.labels(*labels), self.operation_duration.labels(*labels))
+            )
         trace_id = exemplar_of(span_context)
-        service = self.service_name
-        self.sent_messages.labels(service, NATS, operation, template, error_type).inc(trace_id)
-        self.operation_duration.labels(service, NATS, operation, template, error_type).observe(
-            duration, trace_id
-        )
+        pair[0].inc(trace_id)
+        pair[1].observe(duration, trace_id)
 
     def record_process(
         self,
@@ -180,10 +192,16 @@ class NatstraceMetrics:
         span_context: SpanContext,
     ) -> None:
         """Count one handled message and observe how long its handling took."""
+        key = (_PROCESS, template, group, error_type)
+        pair = self._pairs.get(key)
+        if pair is None:
+            labels = (self.service_name, NATS, _PROCESS, template, group, error_type)
+            pair = self._pairs.setdefault(
+                key, (self.consumed_messages.labels(*labels), self.process_duration.labels(*labels))
+            )
         trace_id = exemplar_of(span_context)
-        labels = (self.service_name, NATS, "process", template, group, error_type)
-        self.consumed_messages.labels(*labels).inc(trace_id)
-        self.process_duration.labels(*labels).observe(duration, trace_id)
+        pair[0].inc(trace_id)
+        pair[1].observe(duration, trace_id)
 
     def in_flight_gauge(self, template: str, group: str) -> Gauge:
         """The in-flight gauge of one subscription."""

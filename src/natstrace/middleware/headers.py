@@ -67,6 +67,7 @@ _BAGGAGE_MEMBER = re.compile(
     rf"[ \t]*{_TOKEN}[ \t]*=[ \t]*{_BAGGAGE_VALUE}(?:[ \t]*;[ \t]*{_BAGGAGE_PROPERTY})*[ \t]*"
 )
 
+_TRACE_NAMES: Final = frozenset({TRACEPARENT, TRACESTATE, BAGGAGE})
 _CONTRACT_NAMES: Final = {name: name for name in CONTRACT_HEADERS}
 _LOWER_TO_CONTRACT: Final = {name.lower(): name for name in CONTRACT_HEADERS}
 
@@ -127,26 +128,29 @@ def read_incoming(headers: Mapping[str, str] | None) -> IncomingHeaders:
     """
     if not headers:
         return _EMPTY
+    # One pass on every message: trace headers go straight into the mapping handed
+    # to the propagator, the three IDs into ``found``.
+    trace: dict[str, str] = {}
     found: dict[str, str] = {}
     invalid: list[str] = []
     for key, value in headers.items():
         # Exact names are the common case; lower() only for other spellings.
         name = _CONTRACT_NAMES.get(key) or _LOWER_TO_CONTRACT.get(key.lower())
-        if name is None or name in found:
+        if name is None:
+            continue
+        kept = trace if name in _TRACE_NAMES else found
+        if name in kept:
             continue
         if isinstance(value, str) and _VALIDATORS[name](value):
-            found[name] = value
+            kept[name] = value
         else:
             invalid.append(name)
-    if not found and not invalid:
+    if not trace and not found and not invalid:
         return _EMPTY
-    trace: dict[str, str] = {
-        name: found[name] for name in (TRACEPARENT, TRACESTATE, BAGGAGE) if name in found
-    }
     return IncomingHeaders(
         trace=trace,
         message_id=found.get(MSG_ID),
         correlation_id=found.get(CORRELATION_ID),
         causation_id=found.get(CAUSATION_ID),
-        invalid=tuple(invalid),
+        invalid=tuple(invalid) if invalid else (),
     )

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 from nats.errors import NotJSMessageError
 
 from natstrace.config import Trust
+from natstrace.middleware.headers import read_incoming
 from natstrace.middleware.jetstream_settle import SettleContext, SettlementRecorder
 from natstrace.middleware.pipeline import Pipeline
 from natstrace.middleware.types import HandleApp, HandleMiddleware, IncomingMessage
@@ -129,16 +130,32 @@ class JetStreamConsumer:
 
     def prepare(self, msg: Msg) -> Msg:
         """Route the message's settlement through a recorder (once per message)."""
-        if not isinstance(msg._client, SettlementRecorder):
-            msg._client = SettlementRecorder(  # type: ignore[assignment]
-                self.pipeline.nc, self.settle, msg.reply, msg.headers
-            )
+        self.recorder(msg)
         return msg
 
+    def recorder(self, msg: Msg) -> SettlementRecorder:
+        """The message's settlement recorder, made (and its headers validated) on first call."""
+        client: object = msg._client
+        if isinstance(client, SettlementRecorder):
+            return client
+        recorder = SettlementRecorder(
+            self.pipeline.nc, self.settle, msg.reply, read_incoming(msg.headers)
+        )
+        msg._client = recorder  # type: ignore[assignment]
+        return recorder
+
     def incoming(self, msg: Msg) -> IncomingMessage:
-        """The envelope for the handle chain, with the delivery count from metadata."""
+        """The envelope for the handle chain, with the delivery count from metadata.
+
+        Headers and trace context come from the message's recorder: a pulled
+        message had them read at fetch time, and they are not read twice.
+        """
         spec = self.spec
-        message = self.pipeline.incoming(self.prepare(msg), spec.template, spec.group, spec.trust)
+        recorder = self.recorder(msg)
+        message = self.pipeline.incoming(
+            msg, spec.template, spec.group, spec.trust, headers=recorder.incoming_headers
+        )
+        message.trace_context = recorder.producer_context()
         meta = metadata_of(msg)
         if meta is not None:
             message.delivery_count = meta.num_delivered

@@ -23,13 +23,11 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN_CONTEXT, Link, SpanContext, SpanKind
 
-from natstrace.middleware.headers import read_incoming
 from natstrace.middleware.jetstream_batch import FetchedMessages, SyncParkedChain
 from natstrace.middleware.jetstream_consume import JetStreamConsumer
 from natstrace.middleware.jetstream_settle import SettlementRecorder
 from natstrace.middleware.parking import park
 from natstrace.middleware.tracing import record_error
-from natstrace.tracing import propagation
 from natstrace.tracing import semconv as sc
 from natstrace.tracing.semconv import error_type, span_name
 
@@ -40,10 +38,9 @@ if TYPE_CHECKING:
 __all__ = ["JetStreamPullSubscription"]
 
 
-def _producer_link(msg: Msg) -> Link | None:
-    context = trace.get_current_span(
-        propagation.extract(read_incoming(msg.headers).trace, normalized=True)
-    ).get_span_context()
+def _producer_link(recorder: SettlementRecorder) -> Link | None:
+    # The recorder keeps the extracted context for the message's process span.
+    context = trace.get_current_span(recorder.producer_context()).get_span_context()
     return Link(context) if context.is_valid else None
 
 
@@ -105,17 +102,16 @@ class JetStreamPullSubscription:
             raise
         duration = perf_counter() - started
         consumer = self._consumer
-        for msg in msgs:
-            consumer.prepare(msg)
+        recorders = [consumer.recorder(msg) for msg in msgs]
         if msgs:
             consumer.observe_pending(msgs[-1])
-        self._record(batch, msgs, started_ns, duration, None, span=True)
+        self._record(batch, recorders, started_ns, duration, None, span=True)
         return FetchedMessages(msgs, self)
 
     def _record(
         self,
         batch: int,
-        msgs: Sequence[Msg],
+        delivered: Sequence[SettlementRecorder],
         started_ns: int,
         duration: float,
         failure: BaseException | None,
@@ -126,13 +122,13 @@ class JetStreamPullSubscription:
         pipeline = self._consumer.pipeline
         span_context: SpanContext = INVALID_SPAN_CONTEXT
         if span:
-            links = [link for link in map(_producer_link, msgs) if link is not None]
+            links = [link for link in map(_producer_link, delivered) if link is not None]
             attributes: dict[str, Any] = {
                 sc.MESSAGING_SYSTEM: sc.NATS,
                 sc.MESSAGING_OPERATION_NAME: sc.RECEIVE,
                 sc.MESSAGING_OPERATION_TYPE: sc.RECEIVE,
                 sc.MESSAGING_DESTINATION_NAME: spec.template,
-                sc.MESSAGING_BATCH_MESSAGE_COUNT: len(msgs),
+                sc.MESSAGING_BATCH_MESSAGE_COUNT: len(delivered),
                 sc.JS_STREAM: spec.stream,
                 sc.JS_BATCH_SIZE: batch,
             }

@@ -25,7 +25,7 @@ Nothing here decides to settle: a message is settled only when nats-py's code
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from time import perf_counter, time_ns
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -35,7 +35,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanKind, Status, StatusCode, Tracer
 
 from natstrace.metrics.instruments import NatstraceMetrics
-from natstrace.middleware.headers import read_incoming
+from natstrace.middleware.headers import IncomingHeaders
 from natstrace.tracing import propagation
 from natstrace.tracing import semconv as sc
 from natstrace.tracing.semconv import error_type, span_name
@@ -86,20 +86,33 @@ class SettlementRecorder:
     ``taken`` says whether it has been (a pulled message is handled at most once).
     Everything except settling on the message's own reply subject goes to the
     real client untouched.
+
+    Being the one natstrace object per delivered message, it also keeps what is
+    read from the message once and needed more than once: its validated contract
+    headers (``incoming_headers``) and the producer's trace context
+    (:meth:`producer_context`). A pulled message needs both at fetch time (the
+    receive span's links) and again when it is handed out (its process span).
     """
 
-    __slots__ = ("_context", "_headers", "_nc", "_reply", "span", "taken")
+    __slots__ = ("_context", "_nc", "_producer", "_reply", "incoming_headers", "span", "taken")
 
     def __init__(
-        self, nc: Client, context: SettleContext, reply: str, headers: Mapping[str, str] | None
+        self, nc: Client, context: SettleContext, reply: str, headers: IncomingHeaders
     ) -> None:
         self._nc = nc
         self._context = context
         self._reply = reply
         # The headers, not the message: a reference back to the Msg would make a cycle.
-        self._headers = headers
+        self.incoming_headers = headers
+        self._producer: Context | None = None
         self.span: Span = INVALID_SPAN
         self.taken = False
+
+    def producer_context(self) -> Context:
+        """The trace context propagated with the message, extracted on first use."""
+        if self._producer is None:
+            self._producer = propagation.extract(self.incoming_headers.trace, normalized=True)
+        return self._producer
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._nc, name)
@@ -195,9 +208,7 @@ class SettlementRecorder:
         else:
             # Never handed to user code: a root span linked to the producer.
             parent = Context()
-            producer = trace.get_current_span(
-                propagation.extract(read_incoming(self._headers).trace, normalized=True)
-            ).get_span_context()
+            producer = trace.get_current_span(self.producer_context()).get_span_context()
             links = [Link(producer)] if producer.is_valid else None
         context = self._context
         attributes.update(

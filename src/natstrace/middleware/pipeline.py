@@ -19,7 +19,7 @@ from opentelemetry.trace import Tracer
 from natstrace.config import ConsumerSpanPolicy, Trust
 from natstrace.metrics.instruments import NatstraceMetrics
 from natstrace.middleware.correlation import HandleCorrelation, PublishCorrelation
-from natstrace.middleware.headers import read_incoming
+from natstrace.middleware.headers import IncomingHeaders, read_incoming
 from natstrace.middleware.metrics import HandleMetrics, PublishMetrics
 from natstrace.middleware.subjects import SubjectTemplates
 from natstrace.middleware.tracing import HandleTracing, PublishTracing
@@ -111,13 +111,20 @@ class Pipeline:
         return build_chain(self._handle, app)
 
     def incoming(
-        self, msg: Msg, template: str, queue: str, trust: Trust | None = None
+        self,
+        msg: Msg,
+        template: str,
+        queue: str,
+        trust: Trust | None = None,
+        headers: IncomingHeaders | None = None,
     ) -> IncomingMessage:
         """The envelope of a delivered message, with its headers validated.
 
         ``trust`` is the subscription's setting; ``None``: the client's default.
+        ``headers``: the message's headers, if they were validated already.
         """
-        headers = read_incoming(msg.headers)
+        if headers is None:
+            headers = read_incoming(msg.headers)
         return IncomingMessage(
             msg=msg,
             template=template,

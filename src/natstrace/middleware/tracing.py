@@ -133,16 +133,20 @@ class HandleTracing:
         self.baggage_allowlist = baggage_allowlist
 
     async def __call__(self, message: IncomingMessage) -> None:
-        incoming = propagation.extract(message.trace_headers, normalized=True)
-        producer = trace.get_current_span(incoming).get_span_context()
-        if message.trusted:
-            as_parent = self.policy == "parent" or (
-                self.policy == "auto" and message.delivery_count <= 1
-            )
-        else:
-            as_parent = False
+        incoming = message.trace_context
+        if incoming is None:
+            incoming = propagation.extract(message.trace_headers, normalized=True)
+        as_parent = message.trusted and (
+            self.policy == "parent" or (self.policy == "auto" and message.delivery_count <= 1)
+        )
+        links = None
+        if not as_parent:
+            # Only a new trace needs the producer's span context: it is linked to it.
+            producer = trace.get_current_span(incoming).get_span_context()
+            if producer.is_valid:
+                links = [Link(producer)]
+        if not message.trusted:
             incoming = allowed_baggage(incoming, self.baggage_allowlist)
-        links = None if as_parent or not producer.is_valid else [Link(producer)]
         msg = message.msg
         attributes: dict[str, object] = {
             sc.MESSAGING_SYSTEM: sc.NATS,

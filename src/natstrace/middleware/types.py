@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, Span
 
 if TYPE_CHECKING:
@@ -86,6 +87,10 @@ class IncomingMessage:
     """``False`` on a ``trust="untrusted"`` subscription: the producer's trace context
     and baggage may not steer this handling (see the tracing middleware)."""
     span: Span = INVALID_SPAN
+    trace_context: Context | None = None
+    """The context a propagator extracted from ``trace_headers``, when natstrace has
+    it already (JetStream extracts it once per message); ``None``: the tracing
+    middleware extracts it."""
 
 
 PublishApp = Callable[[OutgoingMessage], Awaitable[Any]]

@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
@@ -120,8 +120,12 @@ def attach(correlation: Correlation) -> Token[Correlation | None]:
 def detach(token: Token[Correlation | None]) -> None:
     """Undo :func:`attach`. A token from another context (a message iterator
     advanced from another task) is ignored rather than raised into user code."""
-    with suppress(ValueError):
+    # Not contextlib.suppress: this runs for every handled message, and suppress
+    # costs twice the reset itself (0.3 µs).
+    try:  # noqa: SIM105
         _CURRENT.reset(token)
+    except ValueError:
+        pass
 
 
 @contextmanager
