@@ -37,6 +37,7 @@ NATS: Final = "nats"
 
 # natstrace's namespace for what the conventions do not name.
 NATSTRACE_CAUSATION_ID: Final = "natstrace.causation_id"
+NATSTRACE_MESSAGE_BODY: Final = "natstrace.message.body"
 NATSTRACE_REPLY_TO_TEMPLATE: Final = "natstrace.reply_to.template"
 
 # JetStream: what the conventions have no generic name for.
