@@ -27,7 +27,7 @@ from natstrace.middleware.jetstream_batch import FetchedMessages, SyncParkedChai
 from natstrace.middleware.jetstream_consume import JetStreamConsumer
 from natstrace.middleware.jetstream_settle import SettlementRecorder
 from natstrace.middleware.parking import park
-from natstrace.middleware.tracing import record_error
+from natstrace.middleware.tracing import add_server_attributes, record_error
 from natstrace.tracing import semconv as sc
 from natstrace.tracing.semconv import error_type, span_name
 
@@ -134,11 +134,7 @@ class JetStreamPullSubscription:
             }
             if spec.group:
                 attributes[sc.MESSAGING_CONSUMER_GROUP_NAME] = spec.group
-            host, port = pipeline.server_address()
-            if host:
-                attributes[sc.SERVER_ADDRESS] = host
-            if port:
-                attributes[sc.SERVER_PORT] = port
+            add_server_attributes(attributes, pipeline.server_address)
             receive = pipeline.tracer.start_span(
                 self._span_name,
                 kind=SpanKind.CLIENT,

@@ -20,7 +20,13 @@ from natstrace.tracing import propagation
 from natstrace.tracing import semconv as sc
 from natstrace.tracing.semconv import error_type, span_name
 
-__all__ = ["HandleTracing", "PublishTracing", "allowed_baggage", "record_error"]
+__all__ = [
+    "HandleTracing",
+    "PublishTracing",
+    "add_server_attributes",
+    "allowed_baggage",
+    "record_error",
+]
 
 ServerAddress = Callable[[], tuple[str | None, int | None]]
 """Returns the host and port of the server the client is connected to right now."""
@@ -49,7 +55,8 @@ def allowed_baggage(
     return allowed
 
 
-def _server_attributes(attributes: dict[str, object], server: ServerAddress) -> None:
+def add_server_attributes(attributes: dict[str, object], server: ServerAddress) -> None:
+    """Add ``server.address`` and ``server.port`` of the connected server, when known."""
     host, port = server()
     if host:
         attributes[sc.SERVER_ADDRESS] = host
@@ -81,7 +88,7 @@ class PublishTracing:
         }
         if message.causation_id:
             attributes[sc.NATSTRACE_CAUSATION_ID] = message.causation_id
-        _server_attributes(attributes, self.server)
+        add_server_attributes(attributes, self.server)
         kind = SpanKind.CLIENT if operation == sc.REQUEST else SpanKind.PRODUCER
         span = self.tracer.start_span(
             span_name(operation, message.template),
@@ -164,7 +171,7 @@ class HandleTracing:
             attributes[sc.MESSAGING_MESSAGE_CONVERSATION_ID] = message.correlation_id
         if message.causation_id:
             attributes[sc.NATSTRACE_CAUSATION_ID] = message.causation_id
-        _server_attributes(attributes, self.server)
+        add_server_attributes(attributes, self.server)
         span = self.tracer.start_span(
             span_name(sc.PROCESS, message.template),
             # Linking starts a new trace: an empty parent context, not the ambient one.
