@@ -94,7 +94,6 @@ class Pipeline:
             partial(HandleMetrics, metrics=metrics),
         ]
         self._handle_user = list(handle_middleware)
-        self._handle = [*self._handle_core, *self._handle_user]
 
     def publish_chain(self, app: PublishApp) -> PublishApp:
         """The publish chain around another innermost app (JetStream's publish)."""
@@ -106,9 +105,7 @@ class Pipeline:
         ``inner`` are natstrace's protocol middlewares (JetStream): they run after
         the core ones, with the span open, and before the user's.
         """
-        if inner:
-            return build_chain([*self._handle_core, *inner, *self._handle_user], app)
-        return build_chain(self._handle, app)
+        return build_chain([*self._handle_core, *inner, *self._handle_user], app)
 
     def incoming(
         self,
