@@ -15,6 +15,14 @@ the same run (absolute numbers on shared machines are noise):
 - natstrace:   natstrace.instrument, 100% sampling, metrics with exemplars
 - unsampled:   natstrace.instrument, sampling off, metrics on
 
+Two more floors measure like for like, so the table shows what natstrace's own
+work costs apart from what OpenTelemetry charges for the same spans:
+
+- floor+attrs:     the floor, its spans carrying the semantic-convention
+                   attributes natstrace puts on the same two spans
+- floor unsampled: raw+headers plus the same two spans and inject/extract
+                   under a sampler that drops everything
+
 Spans go to an exporter that discards them, through the SDK's BatchSpanProcessor
 for the floor and through the processor natstrace.configure() installs for the
 natstrace cases, each with a queue larger than the run.
@@ -41,6 +49,7 @@ from prometheus_client import CollectorRegistry
 import natstrace
 from natstrace.embedded_server import EmbeddedNatsServer
 from natstrace.metrics import NatstraceMetrics
+from natstrace.tracing import semconv as sc
 from natstrace.tracing.setup import BoundedBatchSpanProcessor
 
 PAYLOAD = b"x" * 256
@@ -112,14 +121,40 @@ async def raw_headers(url: str, count: int) -> float:
     )
 
 
-FLOOR_PROVIDER = _provider(ALWAYS_ON, BatchSpanProcessor)
+def _shared(operation: str) -> dict[str, object]:
+    # The attributes natstrace puts on every span of the operation: the same keys and
+    # value types (the values themselves cost nothing different).
+    return {
+        sc.MESSAGING_SYSTEM: sc.NATS,
+        sc.MESSAGING_OPERATION_NAME: operation,
+        sc.MESSAGING_OPERATION_TYPE: operation,
+        sc.MESSAGING_DESTINATION_TEMPLATE: "bench",
+        sc.SERVER_ADDRESS: "127.0.0.1",
+        sc.SERVER_PORT: 4222,
+    }
 
 
-async def floor(url: str, count: int) -> float:
-    tracer = FLOOR_PROVIDER.get_tracer("bench")
+def _floor_case(sampler: Sampler, attributes: bool) -> Case:
+    tracer = _provider(sampler, BatchSpanProcessor).get_tracer("bench")
+    sent, processed = _shared(sc.SEND), _shared(sc.PROCESS)
+
+    def per_message(shared: dict[str, object]) -> dict[str, object] | None:
+        if not attributes:
+            return None
+        return {
+            **shared,
+            sc.MESSAGING_DESTINATION_NAME: "bench",
+            sc.MESSAGING_MESSAGE_ID: HEADERS["Nats-Msg-Id"],
+            sc.MESSAGING_MESSAGE_CONVERSATION_ID: HEADERS["Correlation-Id"],
+            sc.MESSAGING_MESSAGE_BODY_SIZE: len(PAYLOAD),
+        }
 
     async def publish(nc: object) -> None:
-        span = tracer.start_span("send bench", kind=SpanKind.PRODUCER)
+        span = tracer.start_span(
+            "send bench",
+            kind=SpanKind.PRODUCER,
+            attributes=per_message(sent),  # type: ignore[arg-type]
+        )
         headers = dict(HEADERS)
         propagate.inject(headers, context=trace.set_span_in_context(span))
         await nc.publish("bench", PAYLOAD, headers=headers)  # type: ignore[attr-defined]
@@ -127,10 +162,18 @@ async def floor(url: str, count: int) -> float:
 
     async def consume(msg: Msg) -> None:
         context = propagate.extract(msg.headers or {})
-        span = tracer.start_span("process bench", context=context, kind=SpanKind.CONSUMER)
+        span = tracer.start_span(
+            "process bench",
+            context=context,
+            kind=SpanKind.CONSUMER,
+            attributes=per_message(processed),  # type: ignore[arg-type]
+        )
         span.end()
 
-    return await _measure(url, count, lambda nc: nc, publish, consume)
+    async def case(url: str, count: int) -> float:
+        return await _measure(url, count, lambda nc: nc, publish, consume)
+
+    return case
 
 
 def _natstrace_case(sampler: Sampler) -> Case:
@@ -151,9 +194,11 @@ def _natstrace_case(sampler: Sampler) -> Case:
 CASES: dict[str, Case] = {
     "raw": raw,
     "raw+headers": raw_headers,
-    "floor": floor,
+    "floor": _floor_case(ALWAYS_ON, attributes=False),
     "natstrace": _natstrace_case(ALWAYS_ON),
     "unsampled": _natstrace_case(ALWAYS_OFF),
+    "floor+attrs": _floor_case(ALWAYS_ON, attributes=True),
+    "floor unsampled": _floor_case(ALWAYS_OFF, attributes=False),
 }
 
 
@@ -179,6 +224,8 @@ async def main(count: int, rounds: int) -> None:
         "floor": "raw+headers",
         "natstrace": "floor",
         "unsampled": "raw+headers",
+        "floor+attrs": "floor",
+        "floor unsampled": "raw+headers",
     }
     for name, base in baselines.items():
         ratio = f"{median[name] / median[base]:.2f}x {base}" if base else ""
@@ -186,6 +233,12 @@ async def main(count: int, rounds: int) -> None:
     print(
         f"\ntargets: natstrace <= 1.30x floor (got {median['natstrace'] / median['floor']:.2f}x); "
         f"unsampled <= 1.50x raw+headers (got {median['unsampled'] / median['raw+headers']:.2f}x)"
+    )
+    like = median["natstrace"] / median["floor+attrs"]
+    like_unsampled = median["unsampled"] / median["floor unsampled"]
+    print(
+        f"like for like: natstrace = {like:.2f}x floor+attrs; "
+        f"unsampled = {like_unsampled:.2f}x floor unsampled"
     )
     print(
         f"growth: natstrace per message at {count * 5} messages / at {count}: "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -127,3 +128,40 @@ def test_endpoint_serves_only_metrics_and_survives_garbage() -> None:
         assert "# TYPE messaging_client_sent_messages_total counter" in body
     finally:
         server.shutdown()
+
+
+def test_message_counters_are_the_duration_counts_of_their_operations() -> None:
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    def sampled(trace_id: int) -> SpanContext:
+        return NonRecordingSpan(SpanContext(trace_id, 2, False, TraceFlags(1))).get_span_context()
+
+    registry = CollectorRegistry()
+    metrics = NatstraceMetrics(registry, service_name="s")
+    metrics.record_send("send", "a.*", "", 0.001, sampled(1))
+    time.sleep(0.002)  # exemplar timestamps apart
+    metrics.record_send("send", "a.*", "", 2.0, sampled(2))  # another bucket, newer
+    metrics.record_send("request", "a.*", "NoRespondersError", 0.001, sampled(3))
+    # Timed under operation_duration too, but not sends:
+    metrics.record_receive("A/c", "", 0.01, sampled(4))
+    metrics.record_settlement("a.*", "c", "ack", "", 0.001, sampled(5))
+    metrics.record_process("a.*", "", "", 0.001, sampled(6))
+
+    families = {f.name: f for f in text_string_to_metric_families(_openmetrics(registry))}
+    sent = {
+        (s.labels["messaging_operation_name"], s.labels["error_type"]): s
+        for s in families["messaging_client_sent_messages"].samples
+        if s.name.endswith("_total")
+    }
+    assert {key: s.value for key, s in sent.items()} == {
+        ("send", ""): 2.0,
+        ("request", "NoRespondersError"): 1.0,
+    }
+    newest = sent[("send", "")].exemplar
+    assert (newest.labels["trace_id"], newest.value) == (f"{2:032x}", 1.0)
+    consumed = [
+        s
+        for s in families["messaging_client_consumed_messages"].samples
+        if s.name.endswith("_total")
+    ]
+    assert [(s.value, s.exemplar.labels["trace_id"]) for s in consumed] == [(1.0, f"{6:032x}")]

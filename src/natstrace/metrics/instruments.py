@@ -18,15 +18,15 @@ from opentelemetry.trace import SpanContext
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from natstrace.metrics.series import (
-    Counter,
     CounterFamily,
     FamilyCollector,
     Gauge,
     GaugeFamily,
     Histogram,
+    HistogramCountFamily,
     HistogramFamily,
 )
-from natstrace.tracing.semconv import NATS
+from natstrace.tracing.semconv import NATS, PROCESS, REQUEST, SEND
 
 __all__ = ["DURATION_BUCKETS", "NatstraceMetrics"]
 
@@ -43,13 +43,13 @@ _OPERATION = "messaging_operation_name"
 _DESTINATION = "messaging_destination_name"
 _GROUP = "messaging_consumer_group_name"
 _ERROR = "error_type"
-_PROCESS = "process"
+_SENDS = frozenset({SEND, REQUEST})
 
 
-def exemplar_of(span_context: SpanContext) -> str | None:
-    """The exemplar for a span: its trace ID (32 hex digits) when the trace is sampled."""
+def exemplar_of(span_context: SpanContext) -> int | None:
+    """The exemplar for a span: its trace ID when the trace is sampled."""
     if span_context.trace_flags.sampled:
-        return format(span_context.trace_id, "032x")
+        return span_context.trace_id
     return None
 
 
@@ -84,16 +84,6 @@ class NatstraceMetrics:
         def gauge(name: str, doc: str, labels: tuple[str, ...]) -> GaugeFamily:
             return GaugeFamily(name, doc, (_SERVICE, *labels))
 
-        self.sent_messages = counter(
-            "messaging_client_sent_messages",
-            "Messages a producer attempted to send (publish or request).",
-            (_SYSTEM, _OPERATION, _DESTINATION, _ERROR),
-        )
-        self.consumed_messages = counter(
-            "messaging_client_consumed_messages",
-            "Messages delivered to a consumer.",
-            (_SYSTEM, _OPERATION, _DESTINATION, _GROUP, _ERROR),
-        )
         self.operation_duration = histogram(
             "messaging_client_operation_duration_seconds",
             "Duration of a client operation: send, request (to the reply), receive, settle.",
@@ -103,6 +93,20 @@ class NatstraceMetrics:
             "messaging_process_duration_seconds",
             "Duration of handling one message, in the user's handler.",
             (_SYSTEM, _OPERATION, _DESTINATION, _GROUP, _ERROR),
+        )
+        # Every send and every handled message is counted and timed under the same
+        # labels: the counters are the histograms' counts, recorded once.
+        operation = self.operation_duration.labelnames.index(_OPERATION)
+        self.sent_messages = HistogramCountFamily(
+            "messaging_client_sent_messages",
+            "Messages a producer attempted to send (publish or request).",
+            self.operation_duration,
+            where=lambda values: values[operation] in _SENDS,
+        )
+        self.consumed_messages = HistogramCountFamily(
+            "messaging_client_consumed_messages",
+            "Messages delivered to a consumer.",
+            self.process_duration,
         )
         self.delivery_latency = histogram(
             "natstrace_delivery_latency_seconds",
@@ -140,11 +144,11 @@ class NatstraceMetrics:
             "Messages in the stream not yet delivered to the consumer (last seen).",
             ("stream", "consumer"),
         )
-        # The counter and histogram a send or a handled message records into, by
-        # (operation or "process", template, group, error type): on every message
-        # one lookup of a short key instead of building the full label tuple twice.
-        # As bounded as the families' own series.
-        self._pairs: dict[tuple[str, str, str, str], tuple[Counter, Histogram]] = {}
+        # The histogram a send or a handled message records into, by (operation or
+        # "process", template, group, error type): on every message one lookup of a
+        # short key instead of building the full label tuple. As bounded as the
+        # families' own series.
+        self._timed: dict[tuple[str, str, str, str], Histogram] = {}
         registry.register(
             FamilyCollector([self.redeliveries, self.settlements, self.consumer_pending])
         )
@@ -173,15 +177,11 @@ class NatstraceMetrics:
     ) -> None:
         """Count one publish or request and observe its duration."""
         key = (operation, template, "", error_type)
-        pair = self._pairs.get(key)
-        if pair is None:
+        series = self._timed.get(key)
+        if series is None:
             labels = (self.service_name, NATS, operation, template, error_type)
-            pair = self._pairs.setdefault(
-                key, (self.sent_messages.labels(*labels), self.operation_duration.labels(*labels))
-            )
-        trace_id = exemplar_of(span_context)
-        pair[0].inc(trace_id)
-        pair[1].observe(duration, trace_id)
+            series = self._timed.setdefault(key, self.operation_duration.labels(*labels))
+        series.observe(duration, exemplar_of(span_context))
 
     def record_process(
         self,
@@ -192,16 +192,12 @@ class NatstraceMetrics:
         span_context: SpanContext,
     ) -> None:
         """Count one handled message and observe how long its handling took."""
-        key = (_PROCESS, template, group, error_type)
-        pair = self._pairs.get(key)
-        if pair is None:
-            labels = (self.service_name, NATS, _PROCESS, template, group, error_type)
-            pair = self._pairs.setdefault(
-                key, (self.consumed_messages.labels(*labels), self.process_duration.labels(*labels))
-            )
-        trace_id = exemplar_of(span_context)
-        pair[0].inc(trace_id)
-        pair[1].observe(duration, trace_id)
+        key = (PROCESS, template, group, error_type)
+        series = self._timed.get(key)
+        if series is None:
+            labels = (self.service_name, NATS, PROCESS, template, group, error_type)
+            series = self._timed.setdefault(key, self.process_duration.labels(*labels))
+        series.observe(duration, exemplar_of(span_context))
 
     def in_flight_gauge(self, template: str, group: str) -> Gauge:
         """The in-flight gauge of one subscription."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 
 from natstrace.tracing.correlation import is_valid_id
+from natstrace.tracing.propagation import is_valid_traceparent
 
 __all__ = [
     "BAGGAGE",
@@ -35,17 +35,10 @@ MSG_ID: Final = "Nats-Msg-Id"
 CORRELATION_ID: Final = "Correlation-Id"
 CAUSATION_ID: Final = "Causation-Id"
 
-CONTRACT_HEADERS: Final = frozenset(
-    {TRACEPARENT, TRACESTATE, BAGGAGE, MSG_ID, CORRELATION_ID, CAUSATION_ID}
-)
+_CONTRACT_ORDER: Final = (TRACEPARENT, TRACESTATE, BAGGAGE, MSG_ID, CORRELATION_ID, CAUSATION_ID)
+CONTRACT_HEADERS: Final = frozenset(_CONTRACT_ORDER)
 """Headers natstrace writes; incoming values of these are never copied onward."""
 
-# W3C Trace Context: version 00 is exactly 55 characters; a later version may append
-# fields after a dash. Version ff and all-zero IDs are invalid.
-_TRACEPARENT = re.compile(
-    r"(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}"
-)
-_TRACEPARENT_MAX = 256
 # W3C: at most 32 list members; 512 characters is what every vendor must pass on.
 _TRACESTATE_MAX = 512
 _TRACESTATE_MEMBERS = 32
@@ -67,16 +60,8 @@ _BAGGAGE_MEMBER = re.compile(
     rf"[ \t]*{_TOKEN}[ \t]*=[ \t]*{_BAGGAGE_VALUE}(?:[ \t]*;[ \t]*{_BAGGAGE_PROPERTY})*[ \t]*"
 )
 
-_TRACE_NAMES: Final = frozenset({TRACEPARENT, TRACESTATE, BAGGAGE})
-_CONTRACT_NAMES: Final = {name: name for name in CONTRACT_HEADERS}
+_TRACE_NAMES: Final[tuple[str, ...]] = (TRACEPARENT, TRACESTATE, BAGGAGE)
 _LOWER_TO_CONTRACT: Final = {name.lower(): name for name in CONTRACT_HEADERS}
-
-
-def _valid_traceparent(value: str) -> bool:
-    if len(value) > _TRACEPARENT_MAX or not _TRACEPARENT.match(value):
-        return False
-    # Version 00 has no trailing fields; later versions may have more after a dash.
-    return len(value) == 55 or (value[:2] != "00" and value[55:56] == "-")
 
 
 def _valid_list(value: str, max_length: int, max_members: int, member: re.Pattern[str]) -> bool:
@@ -95,7 +80,7 @@ def _valid_baggage(value: str) -> bool:
 
 
 _VALIDATORS: Final = {
-    TRACEPARENT: _valid_traceparent,
+    TRACEPARENT: is_valid_traceparent,
     TRACESTATE: _valid_tracestate,
     BAGGAGE: _valid_baggage,
     MSG_ID: is_valid_id,
@@ -104,8 +89,7 @@ _VALIDATORS: Final = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class IncomingHeaders:
+class IncomingHeaders(NamedTuple):
     """The contract headers of one incoming message, after validation."""
 
     trace: Mapping[str, str]
@@ -124,33 +108,34 @@ def read_incoming(headers: Mapping[str, str] | None) -> IncomingHeaders:
     """Pick the contract headers out of ``headers`` and validate them.
 
     Header names are matched case-insensitively (other clients canonicalise
-    ``traceparent`` to ``Traceparent``); the first valid value of a name wins.
+    ``traceparent`` to ``Traceparent``): the exact name wins, then the first
+    valid value of another spelling.
     """
     if not headers:
         return _EMPTY
-    # One pass on every message: trace headers go straight into the mapping handed
-    # to the propagator, the three IDs into ``found``.
-    trace: dict[str, str] = {}
-    found: dict[str, str] = {}
+    # Exact names first: on every message between natstrace services that is all
+    # there is, and six lookups cost less than a pass over every key.
+    kept: dict[str, str] = {}
     invalid: list[str] = []
-    for key, value in headers.items():
-        # Exact names are the common case; lower() only for other spellings.
-        name = _CONTRACT_NAMES.get(key) or _LOWER_TO_CONTRACT.get(key.lower())
-        if name is None:
-            continue
-        kept = trace if name in _TRACE_NAMES else found
-        if name in kept:
-            continue
-        if isinstance(value, str) and _VALIDATORS[name](value):
-            kept[name] = value
-        else:
-            invalid.append(name)
-    if not trace and not found and not invalid:
+    for name in _CONTRACT_ORDER:
+        value = headers.get(name)
+        if value is not None:
+            if isinstance(value, str) and _VALIDATORS[name](value):
+                kept[name] = value
+            else:
+                invalid.append(name)
+    if len(kept) + len(invalid) < len(headers):
+        for key, value in headers.items():
+            other = _LOWER_TO_CONTRACT.get(key.lower())
+            if other is None or other == key or other in kept:
+                continue
+            if isinstance(value, str) and _VALIDATORS[other](value):
+                kept[other] = value
+            else:
+                invalid.append(other)
+    if not kept and not invalid:
         return _EMPTY
+    trace: dict[str, str] = {name: kept[name] for name in _TRACE_NAMES if name in kept}
     return IncomingHeaders(
-        trace=trace,
-        message_id=found.get(MSG_ID),
-        correlation_id=found.get(CORRELATION_ID),
-        causation_id=found.get(CAUSATION_ID),
-        invalid=tuple(invalid) if invalid else (),
+        trace, kept.get(MSG_ID), kept.get(CORRELATION_ID), kept.get(CAUSATION_ID), tuple(invalid)
     )

@@ -69,9 +69,10 @@ class ConsumerSpec:
 class JetStreamHandle:
     """Handle middleware for JetStream messages, run right after the core ones.
 
-    Puts stream, consumer, sequences, delivery count and pending on the process
-    span; records delivery latency, redeliveries and the consumer's pending
-    count; tells the message's settlement recorder which span it settles.
+    Records delivery latency, redeliveries and the consumer's pending count;
+    tells the message's settlement recorder which span it settles. (Stream,
+    consumer, sequences, delivery count and pending went onto the process span
+    when it started: :meth:`JetStreamConsumer.incoming`.)
     """
 
     def __init__(self, app: HandleApp, *, consumer: JetStreamConsumer) -> None:
@@ -86,17 +87,6 @@ class JetStreamHandle:
             recorder.span = span
         meta = metadata_of(msg)
         if meta is not None:
-            if span.is_recording():
-                span.set_attributes(
-                    {
-                        sc.JS_STREAM: meta.stream,
-                        sc.JS_CONSUMER: meta.consumer,
-                        sc.JS_STREAM_SEQUENCE: meta.sequence.stream,
-                        sc.JS_CONSUMER_SEQUENCE: meta.sequence.consumer,
-                        sc.JS_DELIVERY_COUNT: meta.num_delivered,
-                        sc.JS_PENDING: meta.num_pending,
-                    }
-                )
             spec = self.consumer.spec
             # Clocks of server and client differ a little; never a negative latency.
             latency = max(0.0, time() - meta.timestamp.timestamp())
@@ -145,7 +135,8 @@ class JetStreamConsumer:
         return recorder
 
     def incoming(self, msg: Msg) -> IncomingMessage:
-        """The envelope for the handle chain, with the delivery count from metadata.
+        """The envelope for the handle chain, with the delivery count and the span
+        attributes from the message's metadata.
 
         Headers and trace context come from the message's recorder: a pulled
         message had them read at fetch time, and they are not read twice.
@@ -159,6 +150,14 @@ class JetStreamConsumer:
         meta = metadata_of(msg)
         if meta is not None:
             message.delivery_count = meta.num_delivered
+            message.attributes = {
+                sc.JS_STREAM: meta.stream,
+                sc.JS_CONSUMER: meta.consumer,
+                sc.JS_STREAM_SEQUENCE: meta.sequence.stream,
+                sc.JS_CONSUMER_SEQUENCE: meta.sequence.consumer,
+                sc.JS_DELIVERY_COUNT: meta.num_delivered,
+                sc.JS_PENDING: meta.num_pending,
+            }
         return message
 
     def __repr__(self) -> str:

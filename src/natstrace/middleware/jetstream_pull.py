@@ -134,7 +134,7 @@ class JetStreamPullSubscription:
             }
             if spec.group:
                 attributes[sc.MESSAGING_CONSUMER_GROUP_NAME] = spec.group
-            add_server_attributes(attributes, pipeline.server_address)
+            add_server_attributes(attributes, pipeline.server_address())
             receive = pipeline.tracer.start_span(
                 self._span_name,
                 kind=SpanKind.CLIENT,

@@ -111,7 +111,7 @@ class SettlementRecorder:
     def producer_context(self) -> Context:
         """The trace context propagated with the message, extracted on first use."""
         if self._producer is None:
-            self._producer = propagation.extract(self.incoming_headers.trace, normalized=True)
+            self._producer = propagation.extract(self.incoming_headers.trace, validated=True)
         return self._producer
 
     def __getattr__(self, name: str) -> Any:

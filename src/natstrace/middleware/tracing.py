@@ -3,7 +3,8 @@
 Span names use the subject template; the concrete subject is the
 ``messaging.destination.name`` attribute. Attributes are passed when the span
 starts (one allocation, and the sampler can see them); nothing more is set on
-spans that are not recording.
+spans that are not recording. The name and the attributes that every span of one
+operation on one template shares are built once (templates are bounded).
 """
 
 from __future__ import annotations
@@ -55,13 +56,46 @@ def allowed_baggage(
     return allowed
 
 
-def add_server_attributes(attributes: dict[str, object], server: ServerAddress) -> None:
-    """Add ``server.address`` and ``server.port`` of the connected server, when known."""
-    host, port = server()
+def add_server_attributes(
+    attributes: dict[str, object], server: tuple[str | None, int | None]
+) -> None:
+    """Add ``server.address`` and ``server.port`` (from ``ServerAddress()``), when known."""
+    host, port = server
     if host:
         attributes[sc.SERVER_ADDRESS] = host
     if port:
         attributes[sc.SERVER_PORT] = port
+
+
+class _SpanShapes:
+    """Span name and shared attributes per (operation, template, queue group),
+    rebuilt when the client reconnects to another server."""
+
+    def __init__(self, server: ServerAddress) -> None:
+        self._server = server
+        self._shapes: dict[
+            tuple[str, str, str],
+            tuple[tuple[str | None, int | None], str, dict[str, object]],
+        ] = {}
+
+    def get(self, operation: str, template: str, group: str = "") -> tuple[str, dict[str, object]]:
+        """The span name, and a fresh copy of the shared attributes to add to."""
+        server = self._server()
+        key = (operation, template, group)
+        shape = self._shapes.get(key)
+        if shape is None or shape[0] is not server:
+            attributes: dict[str, object] = {
+                sc.MESSAGING_SYSTEM: sc.NATS,
+                sc.MESSAGING_OPERATION_NAME: operation,
+                sc.MESSAGING_OPERATION_TYPE: sc.OPERATION_TYPES[operation],
+                sc.MESSAGING_DESTINATION_TEMPLATE: template,
+            }
+            if group:
+                attributes[sc.MESSAGING_CONSUMER_GROUP_NAME] = group
+            add_server_attributes(attributes, server)
+            shape = (server, span_name(operation, template), attributes)
+            self._shapes[key] = shape
+        return shape[1], dict(shape[2])
 
 
 class PublishTracing:
@@ -72,31 +106,24 @@ class PublishTracing:
     def __init__(self, app: PublishApp, *, tracer: Tracer, server: ServerAddress) -> None:
         self.app = app
         self.tracer = tracer
-        self.server = server
+        self._shapes = _SpanShapes(server)
 
     async def __call__(self, message: OutgoingMessage) -> object:
         operation = message.operation
-        attributes: dict[str, object] = {
-            sc.MESSAGING_SYSTEM: sc.NATS,
-            sc.MESSAGING_OPERATION_NAME: operation,
-            sc.MESSAGING_OPERATION_TYPE: sc.OPERATION_TYPES[operation],
-            sc.MESSAGING_DESTINATION_NAME: message.subject,
-            sc.MESSAGING_DESTINATION_TEMPLATE: message.template,
-            sc.MESSAGING_MESSAGE_ID: message.message_id,
-            sc.MESSAGING_MESSAGE_CONVERSATION_ID: message.correlation_id,
-            sc.MESSAGING_MESSAGE_BODY_SIZE: len(message.payload),
-        }
+        name, attributes = self._shapes.get(operation, message.template)
+        attributes[sc.MESSAGING_DESTINATION_NAME] = message.subject
+        attributes[sc.MESSAGING_MESSAGE_ID] = message.message_id
+        attributes[sc.MESSAGING_MESSAGE_CONVERSATION_ID] = message.correlation_id
+        attributes[sc.MESSAGING_MESSAGE_BODY_SIZE] = len(message.payload)
         if message.causation_id:
             attributes[sc.NATSTRACE_CAUSATION_ID] = message.causation_id
-        add_server_attributes(attributes, self.server)
-        kind = SpanKind.CLIENT if operation == sc.REQUEST else SpanKind.PRODUCER
         span = self.tracer.start_span(
-            span_name(operation, message.template),
-            kind=kind,
+            name,
+            kind=SpanKind.CLIENT if operation == sc.REQUEST else SpanKind.PRODUCER,
             attributes=attributes,  # type: ignore[arg-type]
         )
         message.span = span
-        propagation.inject(message.headers, trace.set_span_in_context(span))
+        propagation.inject_span(message.headers, span)
         try:
             return await self.app(message)
         except GeneratorExit:
@@ -136,13 +163,13 @@ class HandleTracing:
         self.app = app
         self.tracer = tracer
         self.policy = policy
-        self.server = server
         self.baggage_allowlist = baggage_allowlist
+        self._shapes = _SpanShapes(server)
 
     async def __call__(self, message: IncomingMessage) -> None:
         incoming = message.trace_context
         if incoming is None:
-            incoming = propagation.extract(message.trace_headers, normalized=True)
+            incoming = propagation.extract(message.trace_headers, validated=True)
         as_parent = message.trusted and (
             self.policy == "parent" or (self.policy == "auto" and message.delivery_count <= 1)
         )
@@ -155,25 +182,19 @@ class HandleTracing:
         if not message.trusted:
             incoming = allowed_baggage(incoming, self.baggage_allowlist)
         msg = message.msg
-        attributes: dict[str, object] = {
-            sc.MESSAGING_SYSTEM: sc.NATS,
-            sc.MESSAGING_OPERATION_NAME: sc.PROCESS,
-            sc.MESSAGING_OPERATION_TYPE: sc.PROCESS,
-            sc.MESSAGING_DESTINATION_NAME: msg.subject,
-            sc.MESSAGING_DESTINATION_TEMPLATE: message.template,
-            sc.MESSAGING_MESSAGE_BODY_SIZE: len(msg.data),
-        }
-        if message.queue:
-            attributes[sc.MESSAGING_CONSUMER_GROUP_NAME] = message.queue
+        name, attributes = self._shapes.get(sc.PROCESS, message.template, message.queue)
+        attributes[sc.MESSAGING_DESTINATION_NAME] = msg.subject
+        attributes[sc.MESSAGING_MESSAGE_BODY_SIZE] = len(msg.data)
         if message.message_id:
             attributes[sc.MESSAGING_MESSAGE_ID] = message.message_id
         if message.correlation_id:
             attributes[sc.MESSAGING_MESSAGE_CONVERSATION_ID] = message.correlation_id
         if message.causation_id:
             attributes[sc.NATSTRACE_CAUSATION_ID] = message.causation_id
-        add_server_attributes(attributes, self.server)
+        if message.attributes:
+            attributes.update(message.attributes)
         span = self.tracer.start_span(
-            span_name(sc.PROCESS, message.template),
+            name,
             # Linking starts a new trace: an empty parent context, not the ambient one.
             context=incoming if as_parent else otel_context.Context(),
             kind=SpanKind.CONSUMER,

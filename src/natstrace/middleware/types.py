@@ -87,6 +87,9 @@ class IncomingMessage:
     """``False`` on a ``trust="untrusted"`` subscription: the producer's trace context
     and baggage may not steer this handling (see the tracing middleware)."""
     span: Span = INVALID_SPAN
+    attributes: dict[str, object] | None = None
+    """More attributes for the ``process`` span, known before it starts (JetStream's
+    stream, consumer, sequences): given at the start, the sampler sees them."""
     trace_context: Context | None = None
     """The context a propagator extracted from ``trace_headers``, when natstrace has
     it already (JetStream extracts it once per message); ``None``: the tracing

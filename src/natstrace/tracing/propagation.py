@@ -3,17 +3,53 @@
 The propagator never knows the carrier; these adapters let
 ``opentelemetry.propagate.inject/extract`` (and so ``OTEL_PROPAGATORS``, W3C
 trace context and baggage) work on nats-py's ``dict[str, str]`` headers.
+
+When the global propagator is OpenTelemetry's default (``tracecontext`` with or
+without ``baggage``) and a message carries nothing but a ``traceparent``, the
+header is written and read here directly: the generic path costs about 5 µs a
+message in lookups and context copies (``benchmarks/bench_overhead.py``), the
+direct one a fifth of that, with the same result and the same W3C validation.
+Any other propagator, a ``tracestate`` or baggage takes the generic path.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, MutableMapping
 
-from opentelemetry import propagate
+from opentelemetry import baggage, propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
-from opentelemetry.propagators.textmap import Getter, Setter
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import Getter, Setter, TextMapPropagator
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, TraceFlags
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-__all__ = ["NatsHeadersGetter", "NatsHeadersSetter", "extract", "inject"]
+__all__ = [
+    "NatsHeadersGetter",
+    "NatsHeadersSetter",
+    "extract",
+    "inject",
+    "inject_span",
+    "is_valid_traceparent",
+]
+
+_TRACEPARENT = "traceparent"
+
+# W3C Trace Context: version 00 is exactly 55 characters; a later version may append
+# fields after a dash. Version ff and all-zero IDs are invalid.
+_TRACEPARENT_PATTERN = re.compile(
+    r"(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}"
+)
+_TRACEPARENT_MAX = 256
+
+
+def is_valid_traceparent(value: str) -> bool:
+    """Whether ``value`` is a ``traceparent`` the W3C Trace Context grammar accepts."""
+    if len(value) > _TRACEPARENT_MAX or not _TRACEPARENT_PATTERN.match(value):
+        return False
+    # Version 00 has no trailing fields; later versions may have more after a dash.
+    return len(value) == 55 or (value[:2] != "00" and value[55:56] == "-")
 
 
 class NatsHeadersGetter(Getter[Mapping[str, str]]):
@@ -63,21 +99,72 @@ _EXACT_GETTER = _ExactGetter()
 _SETTER = NatsHeadersSetter()
 
 
+class _Global:
+    """Whether the global propagator is OpenTelemetry's W3C default, re-checked
+    only when the application installs another one."""
+
+    propagator: TextMapPropagator | None = None
+    w3c = False
+
+
+def _w3c_default() -> bool:
+    propagator = propagate.get_global_textmap()
+    if propagator is not _Global.propagator:
+        # CompositePropagator has no public accessor for its members.
+        members = getattr(propagator, "_propagators", None)
+        kinds = [type(member) for member in members] if members is not None else []
+        _Global.w3c = type(propagator) is CompositePropagator and kinds in (
+            [TraceContextTextMapPropagator, W3CBaggagePropagator],
+            [TraceContextTextMapPropagator],
+        )
+        _Global.propagator = propagator
+    return _Global.w3c
+
+
 def inject(headers: MutableMapping[str, str], context: Context | None = None) -> None:
     """Write the trace context of ``context`` (default: current) into ``headers``."""
     propagate.inject(headers, context=context, setter=_SETTER)
 
 
+def inject_span(headers: MutableMapping[str, str], span: Span) -> None:
+    """Write the trace context of ``span``, with the current baggage, into ``headers``."""
+    span_context = span.get_span_context()
+    if (
+        span_context.is_valid
+        and not span_context.trace_state
+        and _w3c_default()
+        and not baggage.get_all()
+    ):
+        headers[_TRACEPARENT] = "00-%032x-%016x-%02x" % (  # noqa: UP031 (twice as fast)
+            span_context.trace_id,
+            span_context.span_id,
+            span_context.trace_flags,
+        )
+        return
+    propagate.inject(headers, context=trace.set_span_in_context(span), setter=_SETTER)
+
+
 def extract(
-    headers: Mapping[str, str] | None, context: Context | None = None, *, normalized: bool = False
+    headers: Mapping[str, str] | None, context: Context | None = None, *, validated: bool = False
 ) -> Context:
     """Read a trace context from ``headers``; bad or missing input returns ``context`` as is.
 
-    ``normalized=True`` says the keys are already lowercase (as
-    :func:`natstrace.middleware.headers.read_incoming` leaves them), which skips the
-    case-insensitive search for absent headers on every message.
+    ``validated=True`` says ``headers`` is the ``trace`` mapping of
+    :func:`natstrace.middleware.headers.read_incoming`: lowercase keys, values
+    that passed the W3C checks. That skips the case-insensitive search for absent
+    headers and a second check of the ``traceparent``.
     """
     if not headers:
         return context if context is not None else Context()
-    getter = _EXACT_GETTER if normalized else _GETTER
+    if validated and len(headers) == 1 and _w3c_default():
+        traceparent = headers.get(_TRACEPARENT)
+        if traceparent is not None:
+            span_context = SpanContext(
+                trace_id=int(traceparent[3:35], 16),
+                span_id=int(traceparent[36:52], 16),
+                is_remote=True,
+                trace_flags=TraceFlags(int(traceparent[53:55], 16)),
+            )
+            return trace.set_span_in_context(NonRecordingSpan(span_context), context)
+    getter = _EXACT_GETTER if validated else _GETTER
     return propagate.extract(headers, context=context, getter=getter)
