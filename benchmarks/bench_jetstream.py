@@ -11,11 +11,14 @@ its PubAck.
 consume: a fresh durable pull consumer over the stored messages, ``fetch(100)``
 then ``ack()`` of every message, until all are consumed.
 
-- raw:       nats-py, the contract headers already on the messages
-- floor:     raw plus what bare OpenTelemetry costs on the same path: a PRODUCER
-             span and propagator inject per publish; per fetch a receive span
-             linked to each message, per message an extract and a CONSUMER span
-- natstrace: natstrace.instrument, 100% sampling, metrics with exemplars
+- raw:         nats-py, the contract headers already on the messages
+- floor:       raw plus what bare OpenTelemetry costs on the same path: a PRODUCER
+               span and propagator inject per publish; per fetch a receive span
+               linked to each message, per message an extract and a CONSUMER span
+- natstrace:   natstrace.instrument, 100% sampling, metrics with exemplars
+- floor+attrs: (consume only) the floor with what natstrace's spans carry: the
+               semantic-convention and JetStream attributes (read from the
+               message's metadata) on each process span, the ack as its event
 
 Spans go through a BatchSpanProcessor to an exporter that discards them.
 """
@@ -40,6 +43,8 @@ from prometheus_client import CollectorRegistry
 import natstrace
 from natstrace.embedded_server import EmbeddedNatsServer
 from natstrace.metrics import NatstraceMetrics
+from natstrace.middleware.jetstream_consume import metadata_attributes
+from natstrace.tracing import semconv as sc
 
 PAYLOAD = b"x" * 256
 HEADERS = {
@@ -47,6 +52,16 @@ HEADERS = {
     "Correlation-Id": "8zW2fMSmDwYB2v0wTbYuuz",
 }
 BATCH = 100
+# What natstrace puts on every process span of one consumer (server: any host and port).
+PROCESS_ATTRIBUTES = {
+    sc.MESSAGING_SYSTEM: sc.NATS,
+    sc.MESSAGING_OPERATION_NAME: sc.PROCESS,
+    sc.MESSAGING_OPERATION_TYPE: sc.PROCESS,
+    sc.MESSAGING_DESTINATION_TEMPLATE: "bench.*",
+    sc.MESSAGING_CONSUMER_GROUP_NAME: "c",
+    sc.SERVER_ADDRESS: "127.0.0.1",
+    sc.SERVER_PORT: 4222,
+}
 _names = count()
 
 
@@ -123,18 +138,50 @@ async def _cases(url: str) -> dict[str, dict[str, Case]]:
                 await msg.ack()
         return len(msgs)
 
+    async def handle_floor_attributes(msgs: list[nats.aio.msg.Msg]) -> int:
+        contexts = [propagate.extract(msg.headers or {}) for msg in msgs]
+        links = [Link(trace.get_current_span(c).get_span_context()) for c in contexts]
+        tracer.start_span("receive BENCH/c", kind=SpanKind.CLIENT, links=links).end()
+        for msg, context in zip(msgs, contexts, strict=True):
+            meta = msg.metadata
+            attributes = {
+                **PROCESS_ATTRIBUTES,
+                sc.MESSAGING_DESTINATION_NAME: msg.subject,
+                sc.MESSAGING_MESSAGE_BODY_SIZE: len(msg.data),
+                sc.MESSAGING_MESSAGE_ID: msg.headers.get("Nats-Msg-Id", ""),
+                sc.MESSAGING_MESSAGE_CONVERSATION_ID: msg.headers.get("Correlation-Id", ""),
+                **metadata_attributes(meta),
+            }
+            with tracer.start_as_current_span(
+                "process bench.*",
+                context=context,
+                kind=SpanKind.CONSUMER,
+                attributes=attributes,  # type: ignore[arg-type]
+            ) as span:
+                await msg.ack()
+                span.add_event("ack", {})
+        return len(msgs)
+
     async def consume_raw(n: int) -> float:
         return await consume(raw, n, handle_raw)
 
     async def consume_floor(n: int) -> float:
         return await consume(raw, n, handle_floor)
 
+    async def consume_floor_attributes(n: int) -> float:
+        return await consume(raw, n, handle_floor_attributes)
+
     async def consume_traced(n: int) -> float:
         return await consume(traced, n, handle_raw)  # type: ignore[arg-type]
 
     return {
         "publish": {"raw": publish_raw, "floor": publish_floor, "natstrace": publish_traced},
-        "consume": {"raw": consume_raw, "floor": consume_floor, "natstrace": consume_traced},
+        "consume": {
+            "raw": consume_raw,
+            "floor": consume_floor,
+            "natstrace": consume_traced,
+            "floor+attrs": consume_floor_attributes,
+        },
     }
 
 
@@ -151,7 +198,12 @@ async def main(messages: int, rounds: int) -> None:
             for name, samples in times.items():
                 median = statistics.median(samples)
                 per_msg = median / messages * 1e6
-                print(f"  {name:10} {per_msg:8.1f} us/msg   {median / floor:5.2f}x floor")
+                print(f"  {name:11} {per_msg:8.1f} us/msg   {median / floor:5.2f}x floor")
+            if "floor+attrs" in times:
+                like = statistics.median(times["natstrace"]) / statistics.median(
+                    times["floor+attrs"]
+                )
+                print(f"  like for like: natstrace = {like:.2f}x floor+attrs")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@
 - ``subscribe`` and ``pull_subscribe`` return traced subscriptions
   (:mod:`.jetstream_push`, :mod:`.jetstream_pull`); settlements are recorded by
   :mod:`.jetstream_settle`.
-- Everything else (stream and consumer management, ``key_value``,
-  ``object_store``, ``publish_async``) is nats-py's, untouched. Key-value
-  watchers run on nats-py's own context, so instrumentation cannot break them.
+- ``key_value`` and ``create_key_value`` return buckets whose watchers hand out
+  an update that carries a trace context inside a ``process`` span
+  (:mod:`.jetstream_kv`); ordinary updates pass as in nats-py, untraced.
+- Everything else (stream and consumer management, ``object_store``,
+  ``publish_async``) is nats-py's, untouched.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from nats.js.errors import APIError
 
 from natstrace.config import Trust
 from natstrace.middleware.jetstream_consume import ConsumerSpec, JetStreamConsumer
+from natstrace.middleware.jetstream_kv import InstrumentedKeyValue
 from natstrace.middleware.jetstream_pull import JetStreamPullSubscription
 from natstrace.middleware.jetstream_push import JetStreamPushSubscription, PushCallback
 from natstrace.middleware.pipeline import Pipeline
@@ -33,7 +36,7 @@ from natstrace.tracing import semconv as sc
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
-    from nats.js.api import ConsumerConfig
+    from nats.js.api import ConsumerConfig, KeyValueConfig
     from nats.js.client import JetStreamContext
 
 __all__ = ["InstrumentedJetStream"]
@@ -141,6 +144,19 @@ class InstrumentedJetStream:
                 }
             )
         return ack
+
+    async def key_value(self, bucket: str) -> InstrumentedKeyValue:
+        """Bind to a bucket like ``JetStreamContext.key_value``; its watchers trace
+        the updates that carry a trace context."""
+        return InstrumentedKeyValue(await self._js.key_value(bucket), self._pipeline)
+
+    async def create_key_value(
+        self, config: KeyValueConfig | None = None, **params: Any
+    ) -> InstrumentedKeyValue:
+        """Create a bucket like ``JetStreamContext.create_key_value``; its watchers
+        trace the updates that carry a trace context."""
+        kv = await self._js.create_key_value(config, **params)
+        return InstrumentedKeyValue(kv, self._pipeline)
 
     async def subscribe(
         self,

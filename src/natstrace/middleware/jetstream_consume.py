@@ -32,7 +32,14 @@ from natstrace.tracing import semconv as sc
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
 
-__all__ = ["EPHEMERAL", "ConsumerSpec", "JetStreamConsumer", "JetStreamHandle", "metadata_of"]
+__all__ = [
+    "EPHEMERAL",
+    "ConsumerSpec",
+    "JetStreamConsumer",
+    "JetStreamHandle",
+    "metadata_attributes",
+    "metadata_of",
+]
 
 EPHEMERAL: Final = "_ephemeral"
 """The ``consumer`` label (and span-name part) of a consumer the application did not name."""
@@ -46,6 +53,18 @@ def metadata_of(msg: Msg) -> Msg.Metadata | None:
         return msg.metadata
     except (NotJSMessageError, ValueError, IndexError):
         return None
+
+
+def metadata_attributes(meta: Msg.Metadata) -> dict[str, object]:
+    """The ``process`` span attributes read from a message's JetStream metadata."""
+    return {
+        sc.JS_STREAM: meta.stream,
+        sc.JS_CONSUMER: meta.consumer,
+        sc.JS_STREAM_SEQUENCE: meta.sequence.stream,
+        sc.JS_CONSUMER_SEQUENCE: meta.sequence.consumer,
+        sc.JS_DELIVERY_COUNT: meta.num_delivered,
+        sc.JS_PENDING: meta.num_pending,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,14 +169,7 @@ class JetStreamConsumer:
         meta = metadata_of(msg)
         if meta is not None:
             message.delivery_count = meta.num_delivered
-            message.attributes = {
-                sc.JS_STREAM: meta.stream,
-                sc.JS_CONSUMER: meta.consumer,
-                sc.JS_STREAM_SEQUENCE: meta.sequence.stream,
-                sc.JS_CONSUMER_SEQUENCE: meta.sequence.consumer,
-                sc.JS_DELIVERY_COUNT: meta.num_delivered,
-                sc.JS_PENDING: meta.num_pending,
-            }
+            message.attributes = metadata_attributes(meta)
         return message
 
     def __repr__(self) -> str:

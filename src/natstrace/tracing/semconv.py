@@ -54,6 +54,13 @@ JS_OUTCOME: Final = "natstrace.jetstream.outcome"
 JS_NAK_DELAY: Final = "natstrace.jetstream.nak_delay"
 JS_SYNC: Final = "natstrace.jetstream.sync"
 
+# Key-value watch updates: the bucket and key stay out of span names (keys are unbounded).
+KV_BUCKET: Final = "natstrace.kv.bucket"
+KV_KEY: Final = "natstrace.kv.key"
+KV_OPERATION: Final = "natstrace.kv.operation"
+KV_PUT: Final = "PUT"
+"""``natstrace.kv.operation`` of a value update (nats-py reports it as no operation)."""
+
 # Settlement outcomes (span events, the ``outcome`` metric label).
 ACK: Final = "ack"
 NAK: Final = "nak"
