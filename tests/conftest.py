@@ -122,6 +122,16 @@ class Traced:
     def sample(self, name: str, **labels: str) -> float | None:
         return self.registry.get_sample_value(name, {"service_name": "test", **labels})
 
+    def sent(self, template: str, error: str = "") -> float | None:
+        """``messaging_client_sent_messages_total`` of plain sends to ``template``."""
+        return self.sample(
+            "messaging_client_sent_messages_total",
+            messaging_system="nats",
+            messaging_operation_name="send",
+            messaging_destination_name=template,
+            error_type=error,
+        )
+
 
 @pytest.fixture
 async def traced(

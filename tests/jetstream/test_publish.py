@@ -12,16 +12,6 @@ from tests.jetstream.conftest import Stream
 pytestmark = pytest.mark.integration
 
 
-def _sent(traced: Traced, template: str, error: str = "") -> float | None:
-    return traced.sample(
-        "messaging_client_sent_messages_total",
-        messaging_system="nats",
-        messaging_operation_name="send",
-        messaging_destination_name=template,
-        error_type=error,
-    )
-
-
 async def test_send_span_covers_the_pub_ack(traced: Traced, stream: Stream) -> None:
     headers = {"Tenant": "acme"}
     ack = await stream.js.publish(stream.subject(), b"{}", headers=headers)
@@ -36,7 +26,7 @@ async def test_send_span_covers_the_pub_ack(traced: Traced, stream: Stream) -> N
     assert stored.headers["Nats-Msg-Id"] == span.attributes["messaging.message.id"]
     assert stored.headers["traceparent"].split("-")[2] == format(span.context.span_id, "016x")
     assert stored.headers["Tenant"] == "acme"
-    assert _sent(traced, stream.subject()) == 1
+    assert traced.sent(stream.subject()) == 1
 
 
 async def test_same_msg_id_twice_is_a_duplicate(traced: Traced, stream: Stream) -> None:
@@ -56,8 +46,8 @@ async def test_no_stream_marks_span_and_metrics(traced: Traced) -> None:
     span = traced.span("send nowhere.at.all")
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == "NoStreamResponseError"
-    assert _sent(traced, "nowhere.at.all", "NoStreamResponseError") == 1
-    assert _sent(traced, "nowhere.at.all") is None
+    assert traced.sent("nowhere.at.all", "NoStreamResponseError") == 1
+    assert traced.sent("nowhere.at.all") is None
 
 
 async def test_wrong_expected_last_sequence_is_an_error(traced: Traced, stream: Stream) -> None:
@@ -70,8 +60,8 @@ async def test_wrong_expected_last_sequence_is_an_error(traced: Traced, stream: 
     assert len(failed) == 1
     assert failed[0].attributes["error.type"] == "BadRequestError"
     assert failed[0].attributes["natstrace.jetstream.error_code"] == 10071
-    assert _sent(traced, stream.subject(), "BadRequestError") == 1
-    assert _sent(traced, stream.subject()) == 1
+    assert traced.sent(stream.subject(), "BadRequestError") == 1
+    assert traced.sent(stream.subject()) == 1
 
 
 async def test_expected_stream_mismatch_fails_like_nats_py(traced: Traced, stream: Stream) -> None:

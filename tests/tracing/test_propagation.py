@@ -137,3 +137,32 @@ def test_baggage_alone_writes_no_traceparent() -> None:
     headers: dict[str, str] = {}
     propagation.inject_span(headers, NonRecordingSpan(SpanContext(1, 2, False, TraceFlags(1))))
     assert headers == {}
+
+
+def test_baggage_the_propagator_garbles_is_not_written() -> None:
+    # OpenTelemetry's baggage propagator decodes the key "+" to a space and strips
+    # it: re-injected as is, the header would be "=", which no W3C parser accepts.
+    extracted = propagation.extract(read_incoming({"baggage": "+=,tenant=acme"}).trace)
+    token = otel_context.attach(extracted)
+    try:
+        headers: dict[str, str] = {}
+        propagation.inject_span(headers, NonRecordingSpan(SpanContext(1, 2, False, TraceFlags(1))))
+    finally:
+        otel_context.detach(token)
+    assert headers["baggage"] == "tenant=acme"
+    assert read_incoming(headers).invalid == ()
+
+
+@pytest.mark.parametrize(
+    ("header", "written"),
+    [
+        ("tenant=acme", "tenant=acme"),
+        ("=,tenant=acme", "tenant=acme"),
+        ("=", None),
+        ("k=" + "v" * 9000, None),
+    ],
+)
+def test_setter_writes_only_valid_baggage(header: str, written: str | None) -> None:
+    headers: dict[str, str] = {}
+    propagation.NatsHeadersSetter().set(headers, "baggage", header)
+    assert headers.get("baggage") == written

@@ -8,13 +8,12 @@ dropped, so they can be counted. Nothing here raises on bad input.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
 from natstrace.tracing.correlation import is_valid_id
-from natstrace.tracing.propagation import is_valid_traceparent
+from natstrace.tracing.w3c import is_valid_baggage, is_valid_traceparent, is_valid_tracestate
 
 __all__ = [
     "BAGGAGE",
@@ -39,50 +38,14 @@ _CONTRACT_ORDER: Final = (TRACEPARENT, TRACESTATE, BAGGAGE, MSG_ID, CORRELATION_
 CONTRACT_HEADERS: Final = frozenset(_CONTRACT_ORDER)
 """Headers natstrace writes; incoming values of these are never copied onward."""
 
-# W3C: at most 32 list members; 512 characters is what every vendor must pass on.
-_TRACESTATE_MAX = 512
-_TRACESTATE_MEMBERS = 32
-# W3C Baggage: at most 8192 bytes and 180 members in all.
-_BAGGAGE_MAX = 8192
-_BAGGAGE_MEMBERS = 180
-
-# One list member of each, by the W3C grammars (OWS around members; empty
-# tracestate members are allowed). A value that passes here is one the propagator
-# can parse; anything else is dropped whole, never half-copied.
-_TS_CHARS = r"[a-z0-9_\-*/]"
-_TS_KEY = rf"(?:[a-z]{_TS_CHARS}{{0,255}}|[a-z0-9]{_TS_CHARS}{{0,240}}@[a-z]{_TS_CHARS}{{0,13}})"
-_TS_VALUE = r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
-_TRACESTATE_MEMBER = re.compile(rf"[ \t]*(?:{_TS_KEY}={_TS_VALUE})?[ \t]*")
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_BAGGAGE_VALUE = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
-_BAGGAGE_PROPERTY = rf"{_TOKEN}(?:[ \t]*=[ \t]*{_BAGGAGE_VALUE})?"
-_BAGGAGE_MEMBER = re.compile(
-    rf"[ \t]*{_TOKEN}[ \t]*=[ \t]*{_BAGGAGE_VALUE}(?:[ \t]*;[ \t]*{_BAGGAGE_PROPERTY})*[ \t]*"
-)
-
 _TRACE_NAMES: Final[tuple[str, ...]] = (TRACEPARENT, TRACESTATE, BAGGAGE)
 _LOWER_TO_CONTRACT: Final = {name.lower(): name for name in CONTRACT_HEADERS}
 
 
-def _valid_list(value: str, max_length: int, max_members: int, member: re.Pattern[str]) -> bool:
-    if len(value) > max_length or value.count(",") >= max_members:
-        return False
-    return all(member.fullmatch(part) is not None for part in value.split(","))
-
-
-def _valid_tracestate(value: str) -> bool:
-    return _valid_list(value, _TRACESTATE_MAX, _TRACESTATE_MEMBERS, _TRACESTATE_MEMBER)
-
-
-def _valid_baggage(value: str) -> bool:
-    # A baggage header must name at least one entry; an empty member is not one.
-    return _valid_list(value, _BAGGAGE_MAX, _BAGGAGE_MEMBERS, _BAGGAGE_MEMBER)
-
-
 _VALIDATORS: Final = {
     TRACEPARENT: is_valid_traceparent,
-    TRACESTATE: _valid_tracestate,
-    BAGGAGE: _valid_baggage,
+    TRACESTATE: is_valid_tracestate,
+    BAGGAGE: is_valid_baggage,
     MSG_ID: is_valid_id,
     CORRELATION_ID: is_valid_id,
     CAUSATION_ID: is_valid_id,

@@ -1,38 +1,48 @@
 """The instrumented JetStream context: ``nc.jetstream()`` on an instrumented client.
 
-- ``publish`` runs the publish chain (correlation, tracing, metrics, yours) with
-  nats-py's JetStream publish innermost: the ``send`` span (PRODUCER) covers the
-  round trip to the PubAck and carries stream, stream sequence and
-  ``duplicate``; ``Nats-Msg-Id`` is set (the caller's kept), so a retried
-  publish is de-duplicated by the server. Failures (no stream, timeout, a
-  failed expectation such as a wrong last sequence) mark the span and the
-  metrics with ``error.type``, plus JetStream's error code on the span.
-- ``subscribe`` and ``pull_subscribe`` return traced subscriptions
-  (:mod:`.jetstream_push`, :mod:`.jetstream_pull`); settlements are recorded by
-  :mod:`.jetstream_settle`.
+- ``publish`` and ``publish_async`` run the publish chain (correlation,
+  tracing, metrics, yours) with nats-py's JetStream publish innermost
+  (:mod:`.jetstream_publish`): the ``send`` span (PRODUCER) covers the round
+  trip to the PubAck and carries stream, stream sequence and ``duplicate``;
+  ``Nats-Msg-Id`` is set (the caller's kept), so a retried publish is
+  de-duplicated by the server. Failures (no stream, timeout, a failed
+  expectation such as a wrong last sequence) mark the span and the metrics
+  with ``error.type``, plus JetStream's error code on the span.
+  ``publish_async`` returns once the message is sent, with a future of the
+  PubAck; the span ends when the PubAck arrives.
+- ``subscribe`` and ``subscribe_bind`` return traced push subscriptions
+  (:mod:`.jetstream_push`); ``pull_subscribe`` and ``pull_subscribe_bind``
+  traced pull subscriptions (:mod:`.jetstream_pull`); settlements are recorded
+  by :mod:`.jetstream_settle`.
 - ``key_value`` and ``create_key_value`` return buckets whose watchers hand out
   an update that carries a trace context inside a ``process`` span
   (:mod:`.jetstream_kv`); ordinary updates pass as in nats-py, untraced.
-- Everything else (stream and consumer management, ``object_store``,
-  ``publish_async``) is nats-py's, untouched.
+- Everything else (stream and consumer management, ``object_store``) is
+  nats-py's, untouched.
+
+Labels stay bounded: a consumer's group label is its name only where the
+application named it (see :mod:`.jetstream_consume`). A bound consumer has no
+subject of its own to name its spans and metrics after: its filter subject
+serves when ``subscribe_bind``'s config has exactly one, else the stream's
+name; ``template=`` names it instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from nats.js.api import Header, PubAck
-from nats.js.errors import APIError
+from nats.js.api import PubAck
 
 from natstrace.config import Trust
 from natstrace.middleware.jetstream_consume import ConsumerSpec, JetStreamConsumer
 from natstrace.middleware.jetstream_kv import InstrumentedKeyValue
+from natstrace.middleware.jetstream_publish import JetStreamPublisher
 from natstrace.middleware.jetstream_pull import JetStreamPullSubscription
 from natstrace.middleware.jetstream_push import JetStreamPushSubscription, PushCallback
 from natstrace.middleware.pipeline import Pipeline
-from natstrace.middleware.types import OutgoingMessage, PublishApp
-from natstrace.tracing import semconv as sc
+from natstrace.middleware.types import PublishApp
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -41,10 +51,21 @@ if TYPE_CHECKING:
 
 __all__ = ["InstrumentedJetStream"]
 
+Callback = Callable[["Msg"], Awaitable[None]]
+_PushSubscribe = Callable[[Callback | None], Awaitable["JetStreamContext.PushSubscription"]]
+
 
 def _named(*names: str | None) -> str:
     """The first name the application gave the consumer, or ``""`` (ephemeral)."""
     return next((name for name in names if name), "")
+
+
+def _filter_subject(config: ConsumerConfig) -> str | None:
+    """The consumer's one filter subject, or ``None`` (none, or several)."""
+    if config.filter_subject:
+        return config.filter_subject
+    subjects = config.filter_subjects or []
+    return subjects[0] if len(subjects) == 1 else None
 
 
 class InstrumentedJetStream:
@@ -67,7 +88,7 @@ class InstrumentedJetStream:
     def __init__(self, js: JetStreamContext, pipeline: Pipeline) -> None:
         self._js = js
         self._pipeline = pipeline
-        self._publish: PublishApp = pipeline.publish_chain(self._send)
+        self._publisher = JetStreamPublisher(js, pipeline)
 
     @property
     def context(self) -> JetStreamContext:
@@ -90,7 +111,10 @@ class InstrumentedJetStream:
 
         The caller's ``headers`` dict is copied, never modified.
         """
-        return await self.publish_message(subject, payload, timeout, stream, headers, msg_ttl)
+        publisher = self._publisher
+        return await publisher.publish(
+            publisher.message(subject, payload, timeout, stream, headers, msg_ttl)
+        )
 
     async def publish_message(
         self,
@@ -103,47 +127,36 @@ class InstrumentedJetStream:
         chain: PublishApp | None = None,
     ) -> PubAck:
         """``publish`` through ``chain`` (default: the usual one); the outbox relay's way in."""
-        copied = dict(headers) if headers else {}
-        # What nats-py would add itself, added here so it is part of the traced message.
-        if stream is not None:
-            copied[Header.EXPECTED_STREAM] = stream
-        if msg_ttl is not None:
-            copied[Header.MSG_TTL] = str(int(msg_ttl))
-        message = OutgoingMessage(
-            subject=subject,
-            payload=payload,
-            reply="",
-            headers=copied,
-            operation=sc.SEND,
-            template=self._pipeline.templates.for_publish(subject),
-            timeout=self._js._timeout if timeout is None else timeout,
-        )
-        ack: PubAck = await (chain or self._publish)(message)
-        return ack
+        publisher = self._publisher
+        message = publisher.message(subject, payload, timeout, stream, headers, msg_ttl)
+        return await publisher.publish(message, chain)
 
     def publish_chain(self, wrap: Callable[[PublishApp], PublishApp] | None = None) -> PublishApp:
         """A publish chain whose innermost app is ``wrap`` around the JetStream send."""
-        return self._pipeline.publish_chain(wrap(self._send) if wrap else self._send)
+        return self._publisher.chain(wrap)
 
-    async def _send(self, message: OutgoingMessage) -> PubAck:
-        span = message.span
-        try:
-            ack = await self._js.publish(
-                message.subject, message.payload, timeout=message.timeout, headers=message.headers
-            )
-        except APIError as exc:
-            if span.is_recording() and exc.err_code:
-                span.set_attribute(sc.JS_ERROR_CODE, exc.err_code)
-            raise
-        if span.is_recording():
-            span.set_attributes(
-                {
-                    sc.JS_STREAM: ack.stream,
-                    sc.JS_STREAM_SEQUENCE: ack.seq,
-                    sc.JS_DUPLICATE: bool(ack.duplicate),
-                }
-            )
-        return ack
+    async def publish_async(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        wait_stall: float | None = None,
+        stream: str | None = None,
+        headers: dict[str, str] | None = None,
+        msg_ttl: float | None = None,
+    ) -> asyncio.Future[PubAck]:
+        """Publish like ``JetStreamContext.publish_async``: returns once the message is
+        sent, with a future of its PubAck; the ``send`` span ends when the PubAck arrives.
+
+        The caller's ``headers`` dict is copied, never modified.
+        """
+        publisher = self._publisher
+        message = publisher.message(subject, payload, None, stream, headers, msg_ttl)
+        return await publisher.publish_async(message, wait_stall)
+
+    async def publish_async_completed(self) -> None:
+        """Wait until every ``publish_async`` so far has its PubAck (or failed) and
+        its ``send`` span ended."""
+        await self._publisher.completed()
 
     async def key_value(self, bucket: str) -> InstrumentedKeyValue:
         """Bind to a bucket like ``JetStreamContext.key_value``; its watchers trace
@@ -162,7 +175,7 @@ class InstrumentedJetStream:
         self,
         subject: str,
         queue: str | None = None,
-        cb: Callable[[Msg], Awaitable[None]] | None = None,
+        cb: Callback | None = None,
         durable: str | None = None,
         stream: str | None = None,
         config: ConsumerConfig | None = None,
@@ -183,19 +196,60 @@ class InstrumentedJetStream:
             stream=stream or "",
             trust=trust,
         )
-        consumer = JetStreamConsumer(self._pipeline, spec)
-        traced = PushCallback(consumer, cb) if cb is not None else None
-        sub = None
-        try:
-            sub = await self._js.subscribe(
+
+        def subscribe(traced: Callback | None) -> Awaitable[JetStreamContext.PushSubscription]:
+            return self._js.subscribe(
                 subject,
                 queue=queue,
-                cb=traced.callback if traced is not None else None,
+                cb=traced,
                 durable=durable,
                 stream=stream,
                 config=config,
                 **options,
             )
+
+        return await self._push(spec, cb, subscribe)
+
+    async def subscribe_bind(
+        self,
+        stream: str,
+        config: ConsumerConfig,
+        consumer: str,
+        cb: Callback | None = None,
+        *,
+        template: str | None = None,
+        trust: Trust | None = None,
+        **options: Any,
+    ) -> JetStreamPushSubscription:
+        """Push-subscribe to an existing consumer like ``JetStreamContext.subscribe_bind``,
+        traced as :meth:`subscribe`.
+
+        ``template``: the subject template for span names and metric labels (default:
+        the config's one filter subject, else the stream's name). ``trust`` as for
+        core subscriptions. Other keyword arguments (``manual_ack``, ...) are nats-py's.
+        """
+        spec = ConsumerSpec(
+            template=template or self._bound_template(stream, _filter_subject(config)),
+            # As for subscribe: the names the application put in the config, never
+            # the server's name for an ephemeral consumer.
+            group=_named(config.durable_name, config.deliver_group, config.name),
+            stream=stream,
+            trust=trust,
+        )
+
+        def subscribe(traced: Callback | None) -> Awaitable[JetStreamContext.PushSubscription]:
+            return self._js.subscribe_bind(stream, config, consumer, cb=traced, **options)
+
+        return await self._push(spec, cb, subscribe)
+
+    async def _push(
+        self, spec: ConsumerSpec, cb: Callback | None, subscribe: _PushSubscribe
+    ) -> JetStreamPushSubscription:
+        consumer = JetStreamConsumer(self._pipeline, spec)
+        traced = PushCallback(consumer, cb) if cb is not None else None
+        sub = None
+        try:
+            sub = await subscribe(traced.callback if traced is not None else None)
         finally:
             if traced is not None:
                 traced.bind(sub)
@@ -223,3 +277,36 @@ class InstrumentedJetStream:
             trust=trust,
         )
         return JetStreamPullSubscription(sub, JetStreamConsumer(self._pipeline, spec))
+
+    async def pull_subscribe_bind(
+        self,
+        consumer: str | None = None,
+        stream: str | None = None,
+        *,
+        template: str | None = None,
+        trust: Trust | None = None,
+        **options: Any,
+    ) -> JetStreamPullSubscription:
+        """Bind to an existing pull consumer like ``JetStreamContext.pull_subscribe_bind``;
+        ``fetch()`` is traced as for :meth:`pull_subscribe`.
+
+        The consumer's name is its group label: binding names the consumer, so bind
+        to durable or application-named consumers (a server-generated name would
+        make a label series per consumer). ``template``: the subject template for
+        span names and metric labels (default: the stream's name). ``trust`` as for
+        core subscriptions. Other keyword arguments are nats-py's.
+        """
+        sub = await self._js.pull_subscribe_bind(consumer, stream, **options)
+        spec = ConsumerSpec(
+            template=template or self._bound_template(sub._stream, None),
+            # nats-py's pick among consumer, name and the older durable.
+            group=sub._consumer or "",
+            stream=sub._stream,
+            trust=trust,
+        )
+        return JetStreamPullSubscription(sub, JetStreamConsumer(self._pipeline, spec))
+
+    def _bound_template(self, stream: str, filter_subject: str | None) -> str:
+        if filter_subject:
+            return self._pipeline.templates.for_subscription(filter_subject)
+        return stream

@@ -14,7 +14,6 @@ Any other propagator, a ``tracestate`` or baggage takes the generic path.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, MutableMapping
 
 from opentelemetry import baggage, propagate, trace
@@ -25,31 +24,19 @@ from opentelemetry.propagators.textmap import Getter, Setter, TextMapPropagator
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from natstrace.tracing.w3c import is_valid_traceparent, is_valid_tracestate, valid_baggage
+
 __all__ = [
     "NatsHeadersGetter",
     "NatsHeadersSetter",
     "extract",
     "inject",
     "inject_span",
-    "is_valid_traceparent",
 ]
 
 _TRACEPARENT = "traceparent"
-
-# W3C Trace Context: version 00 is exactly 55 characters; a later version may append
-# fields after a dash. Version ff and all-zero IDs are invalid.
-_TRACEPARENT_PATTERN = re.compile(
-    r"(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}"
-)
-_TRACEPARENT_MAX = 256
-
-
-def is_valid_traceparent(value: str) -> bool:
-    """Whether ``value`` is a ``traceparent`` the W3C Trace Context grammar accepts."""
-    if len(value) > _TRACEPARENT_MAX or not _TRACEPARENT_PATTERN.match(value):
-        return False
-    # Version 00 has no trailing fields; later versions may have more after a dash.
-    return len(value) == 55 or (value[:2] != "00" and value[55:56] == "-")
+_TRACESTATE = "tracestate"
+_BAGGAGE = "baggage"
 
 
 class NatsHeadersGetter(Getter[Mapping[str, str]]):
@@ -77,9 +64,24 @@ class NatsHeadersGetter(Getter[Mapping[str, str]]):
 
 
 class NatsHeadersSetter(Setter[MutableMapping[str, str]]):
-    """Writes NATS headers for a propagator (one value per key, as NATS allows)."""
+    """Writes NATS headers for a propagator (one value per key, as NATS allows).
+
+    Trace-context and baggage values the W3C grammars reject are not written
+    (baggage loses only its invalid members): a propagator's quirk must not put an
+    invalid header on the wire. OpenTelemetry's baggage propagator, for one, reads
+    ``+=`` as a key of ``+`` decoded to a space, strips it and writes ``=``.
+    """
 
     def set(self, carrier: MutableMapping[str, str], key: str, value: str) -> None:
+        if key == _BAGGAGE:
+            checked = valid_baggage(value)
+            if checked is None:
+                return
+            value = checked
+        elif (key == _TRACESTATE and not is_valid_tracestate(value)) or (
+            key == _TRACEPARENT and not is_valid_traceparent(value)
+        ):
+            return
         carrier[key] = value
 
 
