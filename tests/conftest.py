@@ -122,6 +122,17 @@ class Traced:
     def sample(self, name: str, **labels: str) -> float | None:
         return self.registry.get_sample_value(name, {"service_name": "test", **labels})
 
+    def consumed(self, template: str, group: str = "", error: str = "") -> float | None:
+        """``messaging_client_consumed_messages_total`` of a subscription's template."""
+        return self.sample(
+            "messaging_client_consumed_messages_total",
+            messaging_system="nats",
+            messaging_operation_name="process",
+            messaging_destination_name=template,
+            messaging_consumer_group_name=group,
+            error_type=error,
+        )
+
     def sent(self, template: str, error: str = "") -> float | None:
         """``messaging_client_sent_messages_total`` of plain sends to ``template``."""
         return self.sample(

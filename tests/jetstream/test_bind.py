@@ -20,16 +20,6 @@ def _labels(template: str, group: str) -> dict[str, str]:
     return {"messaging_destination_name": template, "messaging_consumer_group_name": group}
 
 
-def _consumed(traced: Traced, template: str, group: str) -> float | None:
-    return traced.sample(
-        "messaging_client_consumed_messages_total",
-        messaging_system="nats",
-        messaging_operation_name="process",
-        error_type="",
-        **_labels(template, group),
-    )
-
-
 async def _publish(stream: Stream, count: int) -> None:
     for n in range(count):
         await stream.js.publish(stream.subject(), str(n).encode())
@@ -89,7 +79,7 @@ async def test_subscribe_bind_callback_to_a_durable(traced: Traced, stream: Stre
     labels = _labels(stream.wildcard, "bound")
     assert traced.sample("natstrace_settlements_total", outcome="ack", **labels) == count
     assert traced.sample("natstrace_delivery_latency_seconds_count", **labels) == count
-    assert _consumed(traced, stream.wildcard, "bound") == count
+    assert traced.consumed(stream.wildcard, "bound") == count
     assert (
         traced.sample("natstrace_consumer_pending_messages", stream=stream.name, consumer="bound")
         == 0
@@ -118,7 +108,7 @@ async def test_subscribe_bind_iterated_ephemeral_keeps_labels_bounded(
     assert all([e.name for e in p.events] == ["ack"] for p in processes)
     assert {p.attributes["natstrace.jetstream.consumer"] for p in processes} == {info.name}
     assert all("messaging.consumer.group.name" not in p.attributes for p in processes)
-    assert _consumed(traced, stream.name, "") == 2
+    assert traced.consumed(stream.name, "") == 2
     assert (
         traced.sample("natstrace_settlements_total", outcome="ack", **_labels(stream.name, "")) == 2
     )
@@ -164,7 +154,7 @@ async def test_pull_subscribe_bind_fetch(
     labels = _labels(named, "puller")
     assert traced.sample("natstrace_settlements_total", outcome="ack", **labels) == count
     assert traced.sample("natstrace_delivery_latency_seconds_count", **labels) == count
-    assert _consumed(traced, named, "puller") == count
+    assert traced.consumed(named, "puller") == count
     assert (
         traced.sample(
             "messaging_client_operation_duration_seconds_count",

@@ -51,17 +51,6 @@ async def bucket(traced: Traced) -> AsyncIterator[str]:
     await traced.nc.jetstream().delete_key_value(name)
 
 
-def _consumed(traced: Traced, template: str) -> float | None:
-    return traced.sample(
-        "messaging_client_consumed_messages_total",
-        messaging_system="nats",
-        messaging_operation_name="process",
-        messaging_destination_name=template,
-        messaging_consumer_group_name="",
-        error_type="",
-    )
-
-
 async def test_traced_update_is_handled_inside_its_process_span(
     traced: Traced, bucket: str
 ) -> None:
@@ -101,7 +90,7 @@ async def test_traced_update_is_handled_inside_its_process_span(
     assert attributes["natstrace.jetstream.stream"] == f"KV_{bucket}"
     assert attributes["natstrace.jetstream.stream_sequence"] == entry.revision
     assert len([s for s in traced.spans() if s.name.startswith("process")]) == 1
-    assert _consumed(traced, template) == 1
+    assert traced.consumed(template) == 1
 
 
 async def test_iterated_traced_updates_end_when_the_watcher_stops(
@@ -152,7 +141,7 @@ async def test_plain_puts_make_no_spans_and_reach_the_watcher(traced: Traced, bu
         ("order.8", b"", "PURGE"),
     ]
     assert traced.spans() == []
-    assert _consumed(traced, f"$KV.{bucket}.>") is None
+    assert traced.consumed(f"$KV.{bucket}.>") is None
 
 
 @pytest.mark.parametrize(
