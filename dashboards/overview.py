@@ -43,7 +43,7 @@ def overview() -> dashboard.Dashboard:
             stat_panel(
                 "Messages sent",
                 "Publishes and requests per second.",
-                f"sum(rate({SENT}{{{svc}}}[$__rate_interval]))",
+                f"sum({rate(SENT, svc)})",
                 "ops",
             )
         )
