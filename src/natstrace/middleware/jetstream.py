@@ -111,10 +111,7 @@ class InstrumentedJetStream:
 
         The caller's ``headers`` dict is copied, never modified.
         """
-        publisher = self._publisher
-        return await publisher.publish(
-            publisher.message(subject, payload, timeout, stream, headers, msg_ttl)
-        )
+        return await self.publish_message(subject, payload, timeout, stream, headers, msg_ttl)
 
     async def publish_message(
         self,
