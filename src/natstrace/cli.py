@@ -52,9 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
+    demo_help = "run a traced order workflow, one process per service, and show one workflow"
     demo = commands.add_parser(
         "demo",
-        help="run a traced order workflow, one process per service, and show one workflow",
+        help=demo_help,
+        description=f"{demo_help[0].upper()}{demo_help[1:]}: an embedded nats-server, five "
+        "services (orders, payments, inventory, shipping, an orchestrator), spans to "
+        f"./{DEFAULT_TRACE_FILE} for the flow tools and metrics for Prometheus.",
     )
     _add_demo_arguments(demo)
 
@@ -68,7 +72,11 @@ def _parser() -> argparse.ArgumentParser:
         add_arguments(commands.add_parser(name, help=help_text, description=help_text))
 
     server_trace = commands.add_parser(
-        "server-trace", help="turn nats-server message-trace events into spans"
+        "server-trace",
+        help="turn nats-server message-trace events into spans",
+        description="Subscribe to the subject nats-server sends its message-trace events "
+        "to, and export each traced message's server hops as spans in the publisher's "
+        "trace (to --exporter; OTLP by default, configured by the OTEL_* variables).",
     )
     server_trace_cli.add_arguments(server_trace)
     return parser

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from natstrace.flow import cli
+from natstrace.metrics import start_http_server
 from tests.flow.fake_jaeger import FakeJaeger, serve, traces_by_id
 
 pytestmark = pytest.mark.integration
@@ -90,7 +92,7 @@ def test_a_partly_corrupt_file_still_answers_with_a_warning(
     assert _flow("order-2", "-f", str(damaged), "--format", "json") == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["errors"] == 1
-    assert "skipped 1 unreadable line(s)" in captured.err
+    assert "skipped 1 line(s) that are not OTLP JSON" in captured.err
 
 
 def test_orphans_topology_and_slow(
@@ -154,17 +156,46 @@ def test_jaeger_errors_exit_2_and_no_match_exits_1(
     with serve(FakeJaeger(traces_by_id(workflow_file))) as jaeger:
         jaeger.status = 500
         assert _flow("order-1", "--jaeger", jaeger.url, "--service", "orders") == 2
-        jaeger.status = 404
-        assert _flow("order-1", "--jaeger", jaeger.url, "--service", "orders") == 1
+        jaeger.status = None
+        # Jaeger answers a search that found nothing with 404: no spans, not an error.
+        assert _flow("order-1", "--jaeger", jaeger.url, "--service", "nobody") == 1
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     assert _flow("order-1", "--jaeger", f"http://127.0.0.1:{port}", "--service", "x") == 2
     errors = capsys.readouterr().err.splitlines()
     assert errors[0] == (
-        f"natstrace: error: Jaeger at {jaeger.url} answered HTTP 500 for /api/v3/traces: "
+        f"natstrace: error: Jaeger at {jaeger.url} answered HTTP 500 for /api/v3/services: "
         "storage failed"
     )
     assert errors[1] == "natstrace: the source holds no spans"
     assert errors[2].startswith(f"natstrace: error: cannot reach Jaeger at http://127.0.0.1:{port}")
     assert len(errors) == 3
+
+
+def test_an_address_that_is_not_jaeger_is_named_as_such(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Something real that answers 404 to Jaeger's paths: natstrace's own metrics endpoint.
+    server = start_http_server(0, "127.0.0.1", CollectorRegistry())
+    try:
+        url = f"http://127.0.0.1:{server.address[1]}"
+        assert _flow("order-1", "--jaeger", url, "--service", "orders") == 2
+        assert _run(cli.add_orphans_arguments, cli.run_orphans, "--jaeger", url) == 2
+    finally:
+        server.shutdown()
+    assert _flow("order-1", "--jaeger", "not-a-url") == 2
+    assert _flow("order-1", "--jaeger", "localhost:16686") == 2
+    errors = capsys.readouterr().err.splitlines()
+    not_jaeger = (
+        f"natstrace: error: {url} is not Jaeger's query API: /api/v3/services answered "
+        "HTTP 404 (Jaeger v2 serves it on its query port, 16686 by default)"
+    )
+    assert errors == [
+        not_jaeger,
+        not_jaeger,
+        "natstrace: error: not a Jaeger address: 'not-a-url' (give its query API's URL, "
+        "for example http://localhost:16686)",
+        "natstrace: error: not a Jaeger address: 'localhost:16686' (give its query API's URL, "
+        "for example http://localhost:16686)",
+    ]

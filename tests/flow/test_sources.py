@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -92,7 +95,7 @@ def test_corrupt_lines_are_skipped_and_counted(tmp_path: Path) -> None:
 
     assert len(result.spans) == 3
     assert result.skipped_lines == 2
-    assert result.warning() == (f"skipped 2 unreadable line(s) ({mixed}:2, {mixed}:3)")
+    assert result.warning() == (f"skipped 2 line(s) that are not OTLP JSON ({mixed}:2, {mixed}:3)")
 
 
 def test_a_file_with_nothing_readable_or_missing_is_an_error(tmp_path: Path) -> None:
@@ -131,3 +134,61 @@ def test_ids_are_read_as_hex_or_base64_and_bad_spans_are_counted() -> None:
     (only,) = decode_request(request, stats)
     assert only.kind is FlowKind.CLIENT and only.service == "unknown_service"
     assert stats.skipped_spans == 1
+
+
+def test_a_json_line_that_is_not_otlp_is_skipped_not_read_as_no_spans(tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed.jsonl"
+    _export(mixed)
+    with mixed.open("a") as handle:
+        handle.write('{"level": "info", "msg": "a log line, not spans"}\n')
+    result = read_files([mixed])
+    assert len(result.spans) == 3
+    assert result.warning() == f"skipped 1 line(s) that are not OTLP JSON ({mixed}:4)"
+
+    other = tmp_path / "app.log.jsonl"
+    other.write_text('{"level": "info"}\n[1, 2]\n')
+    with pytest.raises(SourceError, match="JSON without resourceSpans"):
+        read_files([other])
+
+
+_WRITER = """
+import sys, time
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from natstrace.flow import JsonLinesSpanExporter
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(sys.argv[1])))
+provider.get_tracer("t").start_span("send x").end()
+print("written", flush=True)
+sys.stdin.readline()
+provider.shutdown() if sys.argv[2] == "shutdown" else None
+time.sleep(60) if sys.argv[2] == "shutdown" else None
+"""
+
+
+@pytest.mark.parametrize("ending", ["shutdown", "exit"])
+def test_a_file_reads_as_still_written_while_a_writer_holds_it(tmp_path: Path, ending: str) -> None:
+    path = tmp_path / "t.jsonl"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path), ending],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None and writer.stdin is not None
+        assert writer.stdout.readline() == "written\n"
+        live = read_files([path])
+        assert len(live.spans) == 1 and live.still_written
+        writer.stdin.write("\n")
+        writer.stdin.flush()
+        if ending == "exit":
+            writer.wait(10)
+        # Shut down (the process lives on) or exited: the file is finished.
+        deadline = time.monotonic() + 10
+        while read_files([path]).still_written:
+            assert time.monotonic() < deadline, "the writer's lock was never released"
+            time.sleep(0.02)
+    finally:
+        writer.kill()
+        writer.wait()

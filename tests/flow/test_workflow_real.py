@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from natstrace.flow import (
@@ -86,7 +88,16 @@ def test_orphans_finds_the_subject_nobody_subscribed_to(workflow_spans: list[Spa
 
 
 def test_orphans_leaves_sends_inside_the_grace_period_alone(workflow_spans: list[Span]) -> None:
-    assert find_orphans(workflow_spans, grace_ns=3600 * 10**9).groups == []
+    # Data still being written, read now: the last hour's sends may still be in flight.
+    hour = 3600 * 10**9
+    live = find_orphans(workflow_spans, grace_ns=hour, read_at_ns=time.time_ns())
+    assert live.groups == [] and live.sends_checked == 0 and live.sends_too_recent == 6
+    # The same data read an hour later, or finished: every send is judged.
+    later = find_orphans(workflow_spans, grace_ns=hour, read_at_ns=time.time_ns() + 2 * hour)
+    finished = find_orphans(workflow_spans, grace_ns=hour)
+    for report in (later, finished):
+        assert [(g.template, g.count) for g in report.groups] == [("audit.order_placed", 1)]
+        assert report.sends_checked == 6
 
 
 def test_topology_has_one_edge_per_service_pair_and_subject(workflow_spans: list[Span]) -> None:

@@ -21,7 +21,7 @@ from rich.console import Console
 from natstrace.flow.errors import FlowError, NoSpansError
 from natstrace.flow.flow_html import render_flow_html
 from natstrace.flow.flow_json import flow_to_dict
-from natstrace.flow.flow_terminal import render_flow_tree
+from natstrace.flow.flow_terminal import flow_legend, render_flow_tree
 from natstrace.flow.orphans import find_orphans
 from natstrace.flow.report_render import (
     orphans_tables,
@@ -109,16 +109,29 @@ def add_orphans_arguments(parser: argparse.ArgumentParser) -> None:
         "--grace",
         type=float,
         default=5.0,
-        help="seconds before the end of the data in which sends are not judged (default: 5)",
+        help="while the source is still being written (a file a natstrace exporter holds "
+        "open, or Jaeger): sends this many seconds before reading are not judged yet "
+        "(default: 5)",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (tables) or json (default: text)",
+    )
     _add_output_argument(parser)
     _add_source_arguments(parser)
 
 
 def add_topology_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``topology`` arguments."""
-    parser.add_argument("--format", choices=("mermaid", "dot", "svg", "json"), default="mermaid")
+    parser.add_argument(
+        "--format",
+        choices=("mermaid", "dot", "svg", "json"),
+        default="mermaid",
+        help="mermaid (paste into Markdown), dot (Graphviz), svg (a picture) or json "
+        "(default: mermaid)",
+    )
     _add_output_argument(parser)
     _add_source_arguments(parser)
 
@@ -126,7 +139,12 @@ def add_topology_arguments(parser: argparse.ArgumentParser) -> None:
 def add_slow_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``slow`` arguments."""
     parser.add_argument("--limit", type=int, default=10, help="rows per table (default: 10)")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (tables) or json (default: text)",
+    )
     _add_output_argument(parser)
     _add_source_arguments(parser)
 
@@ -161,13 +179,19 @@ def _emit(args: argparse.Namespace, text: str) -> None:
         sys.stdout.write(text)
 
 
+# Wide enough that a hop or a table row is never split when the output goes to a
+# file or a pipe (grep, less, a ticket): only a terminal wraps at its own width.
+_UNWRAPPED_WIDTH = 100_000
+
+
 @contextmanager
 def _console(args: argparse.Namespace) -> Iterator[Console]:
     if args.output:
         with Path(args.output).open("w", encoding="utf-8") as handle:
-            yield Console(file=handle, no_color=True, width=200)
-    else:
-        yield Console()
+            yield Console(file=handle, no_color=True, width=_UNWRAPPED_WIDTH)
+        return
+    console = Console()
+    yield console if console.is_terminal else Console(width=_UNWRAPPED_WIDTH)
 
 
 def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -202,6 +226,9 @@ def run_flow(args: argparse.Namespace) -> int:
     else:
         with _console(args) as console:
             console.print(render_flow_tree(flow))
+            legend = flow_legend(flow)
+            if legend is not None:
+                console.print(legend)
     return 0
 
 
@@ -209,7 +236,13 @@ def run_flow(args: argparse.Namespace) -> int:
 def run_orphans(args: argparse.Namespace) -> int:
     """List sends nobody processed, by service and subject template."""
     window = _window(args)
-    report = find_orphans(_load(args, window).spans, window, grace_ns=int(args.grace * 1e9))
+    spans = _load(args, window)
+    report = find_orphans(
+        spans.spans,
+        window,
+        grace_ns=int(args.grace * 1e9),
+        read_at_ns=spans.read_at_ns if spans.still_written else None,
+    )
     if args.format == "json":
         _emit(args, _json(orphans_to_dict(report)))
         return 0

@@ -1,7 +1,8 @@
 """Read spans from OTLP JSON lines files (the Collector's file exporter format).
 
 One ``ExportTraceServiceRequest`` per line. A line that is not readable JSON (a
-crash mid-write, a disk hiccup) is skipped and counted; the rest of the file is
+crash mid-write, a disk hiccup), or JSON that is not an OTLP request (no
+``resourceSpans``: some other log), is skipped and counted; the rest of the file is
 still used.
 """
 
@@ -10,12 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, TypeGuard
 
 from natstrace.flow.bulk import paused_gc
 from natstrace.flow.errors import SourceError
 from natstrace.flow.otlp_json import DecodeStats, decode_request
 from natstrace.flow.spanset import SpanSet
 from natstrace.flow.window import TimeWindow
+from natstrace.flow.writer_lock import being_written
 
 __all__ = ["read_files"]
 
@@ -34,8 +37,16 @@ def read_files(paths: Iterable[str | Path], window: TimeWindow | None = None) ->
         return _read(list(map(Path, paths)), window)
 
 
+def _is_otlp_request(request: object) -> TypeGuard[dict[str, Any]]:
+    # An empty request is still OTLP ({} or "resourceSpans": []); any other object
+    # without resourceSpans is a different kind of log, not zero spans.
+    return isinstance(request, dict) and (not request or "resourceSpans" in request)
+
+
 def _read(paths: list[Path], window: TimeWindow | None) -> SpanSet:
-    result = SpanSet()
+    # A file a writer still holds may grow: note it before reading, so what is read
+    # is at least as complete as that answer says.
+    result = SpanSet(still_written=any(being_written(path) for path in paths))
     stats = DecodeStats()
     lines_seen = 0
     for path in paths:
@@ -52,7 +63,7 @@ def _read(paths: list[Path], window: TimeWindow | None) -> SpanSet:
                     request = json.loads(line)
                 except (ValueError, UnicodeDecodeError):
                     request = None
-                if not isinstance(request, dict):
+                if not _is_otlp_request(request):
                     result.skipped_lines += 1
                     if len(result.first_skipped) < _REPORTED_SKIPS:
                         result.first_skipped.append(f"{path}:{number}")
@@ -66,7 +77,7 @@ def _read(paths: list[Path], window: TimeWindow | None) -> SpanSet:
     if lines_seen and result.skipped_lines == lines_seen:
         raise SourceError(
             f"no readable OTLP JSON line in {', '.join(map(str, paths))} "
-            f"({lines_seen} line(s) skipped)"
+            f"({lines_seen} line(s) skipped: not JSON, or JSON without resourceSpans)"
         )
     result.deduplicate()
     return result

@@ -8,7 +8,13 @@ from rich.tree import Tree
 
 from natstrace.flow.tree import Flow, FlowNode
 
-__all__ = ["format_duration", "print_flow", "render_flow_tree"]
+__all__ = [
+    "NEGATIVE_OFFSET_NOTE",
+    "flow_legend",
+    "format_duration",
+    "print_flow",
+    "render_flow_tree",
+]
 
 
 def format_duration(nanos: int) -> str:
@@ -68,6 +74,24 @@ def render_flow_tree(flow: Flow) -> Tree:
     return tree
 
 
+NEGATIVE_OFFSET_NOTE = (
+    "a negative offset (-) is a receive that began waiting before the workflow's first "
+    "message was sent: a JetStream fetch long-polls, and this one returned that message"
+)
+"""Why an offset can be negative; shown under a tree that has one."""
+
+
+def flow_legend(flow: Flow) -> Text | None:
+    """The notes a reader needs for this tree (negative offsets), or ``None``."""
+    if not any(node.offset_ns < 0 for _, node in flow.walk()):
+        return None
+    return Text(f"note: {NEGATIVE_OFFSET_NOTE}", style="dim")
+
+
 def print_flow(flow: Flow, console: Console | None = None) -> None:
-    """Print the tree to ``console`` (default: standard output)."""
-    (console or Console()).print(render_flow_tree(flow))
+    """Print the tree to ``console`` (default: standard output), and its legend."""
+    console = console or Console()
+    console.print(render_flow_tree(flow))
+    legend = flow_legend(flow)
+    if legend is not None:
+        console.print(legend)

@@ -4,6 +4,9 @@ Search answers merge every matching trace into one OTLP payload; the spans are
 regrouped by trace ID downstream, so that needs nothing here. Jaeger answers a
 search or lookup that found nothing with HTTP 404, which is "no spans", not an
 error; anything else that is not a 200 is an error with Jaeger's own message.
+Every read first asks for ``/api/v3/services``, which Jaeger always answers: a
+404 or a foreign answer there means the address is not Jaeger's query API, and
+that is said instead of "no spans".
 """
 
 from __future__ import annotations
@@ -47,9 +50,18 @@ class JaegerClient:
     Args:
         base_url: Jaeger's query address, for example ``http://localhost:16686``.
         timeout: seconds per HTTP request.
+
+    Raises:
+        SourceError: ``base_url`` is not an http(s) address.
     """
 
     def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise SourceError(
+                f"not a Jaeger address: {base_url!r} (give its query API's URL, "
+                "for example http://localhost:16686)"
+            )
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
 
@@ -81,10 +93,20 @@ class JaegerClient:
             ) from None
 
     def services(self) -> list[str]:
-        """The service names Jaeger knows."""
+        """The service names Jaeger knows.
+
+        Raises:
+            SourceError: the address does not answer like Jaeger's query API v3.
+        """
         data = self._get("/api/v3/services")
-        services = data.get("services") if isinstance(data, Mapping) else None
-        return [str(name) for name in services or ()]
+        services = data.get("services", []) if isinstance(data, Mapping) else None
+        if not isinstance(services, list):
+            answer = "HTTP 404" if data is None else "something else"
+            raise SourceError(
+                f"{self.base_url} is not Jaeger's query API: /api/v3/services answered "
+                f"{answer} (Jaeger v2 serves it on its query port, 16686 by default)"
+            )
+        return [str(name) for name in services]
 
     def _decode(self, data: Any, into: SpanSet) -> None:
         if data is None:
@@ -126,8 +148,11 @@ class JaegerClient:
         """Search ``services`` (default: every service Jaeger knows) in ``window``, then
         fetch the traces the found spans link to, so a workflow is complete even when
         a linked trace belongs to a service or time outside the search."""
-        names = list(services) or self.services()
-        result = SpanSet()
+        # Asked even when the services are given: it tells Jaeger from anything else.
+        known = self.services()
+        names = list(services) or known
+        # Jaeger keeps receiving: the newest sends may still be waiting for consumers.
+        result = SpanSet(still_written=True)
         for name in names:
             found = self.search(name, window)
             result.add(found.spans)

@@ -13,12 +13,14 @@ import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped]
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from natstrace.flow.writer_lock import hold_writer_lock, release_writer_lock
 
 __all__ = ["JsonLinesSpanExporter", "spans_to_otlp_json"]
 
@@ -56,7 +58,9 @@ class JsonLinesSpanExporter(SpanExporter):
     Safe to share between span processors of several tracer providers in one
     process: writes are serialised and each line is flushed whole, so a reader
     never sees half a batch unless the process dies mid-write (and then the flow
-    tools skip that one line).
+    tools skip that one line). From its first write until :meth:`shutdown` it holds
+    a shared lock on the file (see :mod:`.writer_lock`), which tells the flow tools
+    the file is still being written.
 
     Example::
 
@@ -67,6 +71,7 @@ class JsonLinesSpanExporter(SpanExporter):
         self.path = Path(path)
         self._lock = threading.Lock()
         self._closed = False
+        self._writer_lock: IO[bytes] | None = None
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Write ``spans`` as one line; FAILURE if the file cannot be written."""
@@ -76,15 +81,21 @@ class JsonLinesSpanExporter(SpanExporter):
             return SpanExportResult.SUCCESS
         line = json.dumps(spans_to_otlp_json(spans), separators=(",", ":")) + "\n"
         try:
-            with self._lock, self.path.open("a", encoding="utf-8") as handle:
-                handle.write(line)
+            with self._lock:
+                if self._writer_lock is None:
+                    self._writer_lock = hold_writer_lock(self.path)
+                with self.path.open("a", encoding="utf-8") as handle:
+                    handle.write(line)
         except OSError:
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
-        """Refuse further exports (the file is opened per batch, nothing to close)."""
-        self._closed = True
+        """Refuse further exports and release the file: readers now see it finished."""
+        with self._lock:
+            self._closed = True
+            release_writer_lock(self._writer_lock)
+            self._writer_lock = None
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Nothing is buffered here: every export is written before it returns."""

@@ -1,8 +1,10 @@
 """Messages that were sent but never processed, and subscriptions that went quiet.
 
 A send is an orphan when no process span anywhere in the data refers to it (see
-:mod:`.index`). Sends in the last ``grace`` before the end of the data are not
-judged: their consumers may simply not have finished yet.
+:mod:`.index`). When the data may still grow (a trace file a writer holds open,
+Jaeger), sends in the last ``grace`` before the data was read are not judged:
+their consumers may simply not have finished yet. Finished data (a file nobody
+writes any more) is judged whole, however recent its last send.
 
 A subscription that receives nothing records no span at all, so spans cannot
 list the subscriptions that never got a message. What they can show is a
@@ -58,6 +60,8 @@ class OrphanReport:
     sends_checked: int
     quiet: list[QuietSubscription] = field(default_factory=list)
     note: str = QUIET_NOTE
+    sends_too_recent: int = 0
+    """Sends in the window left unjudged because they fell within the grace period."""
 
 
 def _ignored(template: str, prefixes: Sequence[str]) -> bool:
@@ -69,26 +73,32 @@ def find_orphans(
     window: TimeWindow | None = None,
     *,
     grace_ns: int = 5 * 10**9,
+    read_at_ns: int | None = None,
     ignore_prefixes: Sequence[str] = attr.IGNORED_TEMPLATE_PREFIXES,
 ) -> OrphanReport:
     """Group the sends in ``window`` that no span processed, most frequent first.
 
     Pass every span available, not only those in the window: a message sent just
-    inside the window may be processed just after it.
+    inside the window may be processed just after it. ``read_at_ns``: when the
+    spans were read, if their source may still grow (:attr:`SpanSet.still_written`);
+    sends that began less than ``grace_ns`` before it are then not judged. ``None``:
+    the data is finished, every send is judged.
     """
     index = SpanIndex(spans)
     window = window or TimeWindow()
     if not index.spans:
         return OrphanReport([], 0)
-    data_end = max(span.end_ns for span in index.spans)
-    cutoff = min(data_end, window.end_ns or data_end) - grace_ns
+    cutoff = None if read_at_ns is None else read_at_ns - grace_ns
     groups: dict[tuple[str, str], OrphanGroup] = {}
-    checked = 0
+    checked = too_recent = 0
     for span in index.spans:
-        if not span.is_send or not window.contains(span.start_ns) or span.start_ns > cutoff:
+        if not span.is_send or not window.contains(span.start_ns):
             continue
         template = span.template
         if _ignored(template, ignore_prefixes):
+            continue
+        if cutoff is not None and span.start_ns > cutoff:
+            too_recent += 1
             continue
         checked += 1
         if index.consumers_of(span):
@@ -118,4 +128,4 @@ def find_orphans(
         if (service, template) not in inside
     ]
     ordered = sorted(groups.values(), key=lambda g: (-g.count, g.service, g.template))
-    return OrphanReport(ordered, checked, quiet)
+    return OrphanReport(ordered, checked, quiet, sends_too_recent=too_recent)

@@ -15,10 +15,17 @@ from natstrace.flow.slow import Hop, SlowReport
 __all__ = ["orphans_tables", "orphans_to_dict", "slow_tables", "slow_to_dict"]
 
 
+def _add_trace_column(table: Table, header: str) -> None:
+    # A trace ID is copied into a trace viewer: never cut or wrapped, the other
+    # columns give way on a narrow terminal.
+    table.add_column(header, no_wrap=True, min_width=32)
+
+
 def orphans_to_dict(report: OrphanReport) -> dict[str, Any]:
     """The orphans report as plain data (``natstrace orphans --format json``)."""
     return {
         "sends_checked": report.sends_checked,
+        "sends_too_recent": report.sends_too_recent,
         "orphans": [
             {
                 "service": group.service,
@@ -42,9 +49,15 @@ def orphans_to_dict(report: OrphanReport) -> dict[str, Any]:
 
 def orphans_tables(report: OrphanReport) -> list[RenderableType]:
     """The orphans report for a terminal: sends never processed, silent subscriptions."""
-    table = Table(title=f"sent, never processed ({report.sends_checked} sends checked)")
-    for column in ("service", "subject template", "count", "sample trace"):
+    recent = (
+        f"; {report.sends_too_recent} newer ones not judged yet, see --grace"
+        if report.sends_too_recent
+        else ""
+    )
+    table = Table(title=f"sent, never processed ({report.sends_checked} sends checked{recent})")
+    for column in ("service", "subject template", "count"):
         table.add_column(column)
+    _add_trace_column(table, "sample trace")
     for group in report.groups:
         table.add_row(group.service, group.template, str(group.count), group.sample.trace_id)
     renderables: list[RenderableType] = [table]
@@ -92,8 +105,9 @@ def slow_tables(report: SlowReport) -> list[Table]:
         ("longest delivery latencies", report.longest_latency, "latency"),
     ):
         table = Table(title=f"{title}, of {report.hops_checked} hops")
-        for column in (measure, "from", "to", "subject template", "delivery", "trace"):
+        for column in (measure, "from", "to", "subject template", "delivery"):
             table.add_column(column)
+        _add_trace_column(table, "trace")
         for hop in hops:
             value = hop.consumer.duration_ns if measure == "duration" else hop.delivery_latency_ns
             table.add_row(

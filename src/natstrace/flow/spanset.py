@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -16,11 +17,16 @@ class SpanSet:
 
     spans: list[Span] = field(default_factory=list)
     skipped_lines: int = 0
-    """Lines that were not an OTLP JSON object (corrupt, truncated, not JSON)."""
+    """Lines that were not an OTLP JSON request (corrupt, truncated, not JSON, other JSON)."""
     skipped_spans: int = 0
     """Spans inside readable lines that had no valid IDs."""
     first_skipped: list[str] = field(default_factory=list)
     """Where the first few skipped lines were (``file:line``), for the warning."""
+    read_at_ns: int = field(default_factory=time.time_ns)
+    """When the source was read (Unix nanoseconds)."""
+    still_written: bool = False
+    """Whether the source may still grow: a trace file a writer holds open, or Jaeger.
+    Then the newest sends may still be waiting for their consumers."""
 
     def add(self, spans: Iterable[Span]) -> None:
         """Append ``spans``; call :meth:`deduplicate` once at the end."""
@@ -45,7 +51,9 @@ class SpanSet:
         if self.skipped_lines:
             where = ", ".join(self.first_skipped)
             more = " ..." if self.skipped_lines > len(self.first_skipped) else ""
-            parts.append(f"skipped {self.skipped_lines} unreadable line(s) ({where}{more})")
+            parts.append(
+                f"skipped {self.skipped_lines} line(s) that are not OTLP JSON ({where}{more})"
+            )
         if self.skipped_spans:
             parts.append(f"skipped {self.skipped_spans} span(s) without valid IDs")
         return "; ".join(parts)

@@ -72,12 +72,23 @@ def start_http_server(
     on another host or container. ``port=0`` picks a free port (see
     :attr:`MetricsServer.address`).
 
+    Raises:
+        OSError: the address cannot be bound (a busy port); the message names it.
+
     Example::
 
         server = natstrace.metrics.start_http_server(9464)
     """
     handler = type("MetricsHandler", (_Handler,), {"registry": registry})
-    server = ThreadingHTTPServer((addr, port), handler)
+    try:
+        server = ThreadingHTTPServer((addr, port), handler)
+    except OSError as exc:
+        # The bare error ("Address already in use") names neither the port nor the knob.
+        raise OSError(
+            exc.errno,
+            f"cannot serve metrics on {addr}:{port}: {exc.strerror or exc} "
+            "(choose another port: metrics_port= or OTEL_EXPORTER_PROMETHEUS_PORT)",
+        ) from exc
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="natstrace-metrics", daemon=True)
     thread.start()
