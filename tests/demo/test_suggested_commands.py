@@ -56,7 +56,8 @@ def test_orphans_as_the_demo_prints_it_lists_what_it_named(demo_output: tuple[Pa
 
     table = _run_as_printed(command, workdir)
 
-    assert re.search(rf"│ {service}\s+│ {re.escape(template)}\s+│ {count}\s+│ [0-9a-f]{{32}} │", table)
+    row = rf"│ {service}\s+│ {re.escape(template)}\s+│ {count}\s+│ [0-9a-f]{{32}} │"
+    assert re.search(row, table), table
     assert "not judged yet" not in table
 
 
