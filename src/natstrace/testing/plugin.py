@@ -15,6 +15,9 @@ Fixtures:
   ``nats_url``, closed after the test.
 
 A conftest fixture of the same name overrides the plugin's, as with any plugin.
+An ``async def`` test that takes one of these fixtures is marked
+``pytest.mark.asyncio`` by the plugin, so it runs whatever ``asyncio_mode`` the
+project sets (strict, the default, included).
 
 Example::
 
@@ -26,6 +29,7 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Iterator
 from importlib.util import find_spec
 
@@ -87,10 +91,41 @@ def natstrace_metrics() -> MetricsCapture:
     return MetricsCapture()
 
 
+_PLUGIN_FIXTURES = frozenset(
+    {
+        "nats_server",
+        "nats_url",
+        "fresh_nats_server",
+        "fresh_nats_url",
+        "natstrace_spans",
+        "natstrace_metrics",
+        "natstrace_clients",
+    }
+)
+
+
 if find_spec("pytest_asyncio") is not None:
     import pytest_asyncio
 
-    __all__ += ["natstrace_clients"]
+    __all__ += ["natstrace_clients", "pytest_pycollect_makeitem"]
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pycollect_makeitem(
+        collector: pytest.Module | pytest.Class, name: str, obj: object
+    ) -> None:
+        """Mark ``async def`` tests that take this plugin's fixtures ``asyncio``, so
+        they run under pytest-asyncio's default (strict) mode without the project
+        setting ``asyncio_mode = auto``. Runs before the test item exists, which is
+        when pytest-asyncio reads the mark; collects nothing itself."""
+        if not inspect.iscoroutinefunction(obj) or not collector.funcnamefilter(name):
+            return
+        try:
+            wanted = set(inspect.signature(obj).parameters)
+        except (TypeError, ValueError):
+            return
+        marks = getattr(obj, "pytestmark", [])
+        if wanted & _PLUGIN_FIXTURES and not any(mark.name == "asyncio" for mark in marks):
+            pytest.mark.asyncio(obj)
 
     @pytest_asyncio.fixture
     async def natstrace_clients(
