@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
@@ -12,19 +10,7 @@ from pathlib import Path
 import pytest
 
 from natstrace.flow import Span, build_topology, reconstruct_flow, render_flow_html, render_svg
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _chromium(*args: str) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
-    return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", *args],
-        capture_output=True,
-        text=True,
-        timeout=45,
-        check=True,
-    )
+from tests.flow.browser import CHROMIUM, chromium
 
 
 @pytest.mark.integration
@@ -35,8 +21,8 @@ def test_the_html_timeline_renders_every_hop_in_a_browser(
     page = tmp_path / "flow.html"
     page.write_text(render_flow_html(reconstruct_flow(workflow_spans, "order-2")))
 
-    dom = _chromium("--dump-dom", page.as_uri()).stdout
-    _chromium(f"--screenshot={tmp_path / 'flow.png'}", "--window-size=1200,400", page.as_uri())
+    dom = chromium("--dump-dom", page.as_uri()).stdout
+    chromium(f"--screenshot={tmp_path / 'flow.png'}", "--window-size=1200,400", page.as_uri())
 
     # The rows only exist if the page's script ran on its embedded data.
     assert 'data-rendered="5"' in dom
