@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
+from rich.console import Console
 
-from natstrace.flow import cli
+from natstrace.flow import cli, find_orphans, find_slow, read_files
+from natstrace.flow.report_render import orphans_tables, slow_tables
 from natstrace.metrics import start_http_server
 from tests.flow.fake_jaeger import FakeJaeger, serve, traces_by_id
 
@@ -199,3 +203,16 @@ def test_an_address_that_is_not_jaeger_is_named_as_such(
         "natstrace: error: not a Jaeger address: 'localhost:16686' (give its query API's URL, "
         "for example http://localhost:16686)",
     ]
+
+
+def test_trace_ids_are_whole_even_in_a_narrow_terminal(workflow_file: Path) -> None:
+    spans = read_files([workflow_file]).spans
+    console = Console(file=io.StringIO(), width=60, force_terminal=True, color_system=None)
+    for table in slow_tables(find_slow(spans, limit=3)):
+        console.print(table)
+    for renderable in orphans_tables(find_orphans(spans)):
+        console.print(renderable)
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    shown = set(re.findall(r"\b[0-9a-f]{32}\b", out))
+    assert len(shown) >= 3 and shown <= {span.trace_id for span in spans}
+    assert max(len(line) for line in out.splitlines()) <= 60
