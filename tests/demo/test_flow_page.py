@@ -28,12 +28,20 @@ def _walk(hops: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _redelivered_workflow(demo_run: DemoRun) -> str:
+    """A workflow with a redelivery and a fetch that began before its first send
+    (orders 1 and 4 are redelivered; each fetch waits 0.5 s, so it almost always
+    began before the order was placed)."""
     spans = demo_run.spans
-    return next(
+    redelivered = dict.fromkeys(
         s.conversation_id
         for s in sorted(spans, key=lambda s: s.start_ns)
         if s.is_process and s.delivery_count > 1 and s.conversation_id
     )
+    for correlation_id in redelivered:
+        hops = _walk(flow_to_dict(reconstruct_flow(spans, correlation_id))["hops"])
+        if any(h["start_offset_ms"] < 0 for h in hops):
+            return correlation_id
+    raise AssertionError(f"no redelivered workflow with an early fetch among {redelivered}")
 
 
 def test_the_page_shows_every_hop_readably(demo_run: DemoRun, tmp_path: Path) -> None:

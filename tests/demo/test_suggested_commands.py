@@ -75,3 +75,7 @@ def test_flow_as_the_demo_prints_it_keeps_each_hop_on_one_line(
     # Piped output is not wrapped at 80 columns: the latency stays on its hop's line.
     for hop in hops:
         assert "latency" in hop, tree
+    # The shipping fetch usually began waiting before the order existed (unless it
+    # started in the few ms between the two): the tree then says what that means.
+    early = re.search(r"  -\d", tree) is not None
+    assert ("note: a negative offset (-) is a receive that began waiting" in tree) == early
