@@ -11,10 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
-from natstrace.flow import cli, find_orphans, find_slow, read_files
+from natstrace.flow import JsonLinesSpanExporter, cli, find_orphans, find_slow, read_files
 from natstrace.flow.report_render import orphans_tables, slow_tables
 from natstrace.metrics import start_http_server
 from tests.flow.fake_jaeger import FakeJaeger, serve, traces_by_id
@@ -216,3 +218,28 @@ def test_trace_ids_are_whole_even_in_a_narrow_terminal(workflow_file: Path) -> N
     shown = set(re.findall(r"\b[0-9a-f]{32}\b", out))
     assert len(shown) >= 3 and shown <= {span.trace_id for span in spans}
     assert max(len(line) for line in out.splitlines()) <= 60
+
+
+def test_orphans_waits_for_recent_sends_only_while_the_file_is_written(
+    workflow_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "live.jsonl"
+    copy.write_text(workflow_file.read_text())
+    args = ("-f", str(copy), "--grace", "3600")
+    writer = JsonLinesSpanExporter(copy)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(writer))
+    provider.get_tracer("test").start_span("still writing").end()
+    try:
+        assert _run(cli.add_orphans_arguments, cli.run_orphans, *args) == 0
+        live = capsys.readouterr().out
+    finally:
+        provider.shutdown()
+    assert _run(cli.add_orphans_arguments, cli.run_orphans, *args) == 0
+    finished = capsys.readouterr().out
+
+    assert "(0 sends checked)" in live
+    assert "not judged yet: 6 newer send(s); the source is still being written" in live
+    assert "audit.order_placed" not in live
+    assert "(6 sends checked)" in finished and "audit.order_placed" in finished
+    assert "not judged yet" not in finished

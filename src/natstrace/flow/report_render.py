@@ -49,18 +49,21 @@ def orphans_to_dict(report: OrphanReport) -> dict[str, Any]:
 
 def orphans_tables(report: OrphanReport) -> list[RenderableType]:
     """The orphans report for a terminal: sends never processed, silent subscriptions."""
-    recent = (
-        f"; {report.sends_too_recent} newer ones not judged yet, see --grace"
-        if report.sends_too_recent
-        else ""
-    )
-    table = Table(title=f"sent, never processed ({report.sends_checked} sends checked{recent})")
+    table = Table(title=f"sent, never processed ({report.sends_checked} sends checked)")
     for column in ("service", "subject template", "count"):
         table.add_column(column)
     _add_trace_column(table, "sample trace")
     for group in report.groups:
         table.add_row(group.service, group.template, str(group.count), group.sample.trace_id)
     renderables: list[RenderableType] = [table]
+    if report.sends_too_recent:
+        renderables.append(
+            Text(
+                f"not judged yet: {report.sends_too_recent} newer send(s); the source is "
+                "still being written and their consumers may still be at work (--grace)",
+                style="yellow",
+            )
+        )
     if report.quiet:
         quiet = Table(title="subscriptions silent in the window")
         quiet.add_column("service")
