@@ -102,3 +102,19 @@ def test_the_readme_quick_start_is_the_example() -> None:
     section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     assert QUICKSTART.read_text() in blocks, "README.md Quick start: paste examples/quickstart.py"
+
+
+def test_the_jetstream_example_traces_publish_fetch_and_each_message(
+    nats_server: EmbeddedNatsServer,
+) -> None:
+    done = _run(
+        ROOT / "examples" / "jetstream_pull.py", nats_server.url, OTEL_TRACES_EXPORTER="console"
+    )
+
+    assert done.stdout.count("billed order ") == 3
+    names = [span["name"] for span in _console_spans(done.stdout)]
+    assert names.count("send example.orders.created") == 3
+    assert names.count("process example.orders.*") == 3
+    assert names.count("receive EXAMPLE_ORDERS/billing") == 1
+    process = [s for s in _console_spans(done.stdout) if s["name"].startswith("process")]
+    assert all(any(e["name"] == "ack" for e in span["events"]) for span in process)
