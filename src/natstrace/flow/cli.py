@@ -21,7 +21,7 @@ from rich.console import Console
 from natstrace.flow.errors import FlowError, NoSpansError
 from natstrace.flow.flow_html import render_flow_html
 from natstrace.flow.flow_json import flow_to_dict
-from natstrace.flow.flow_terminal import flow_legend, render_flow_tree
+from natstrace.flow.flow_terminal import print_flow
 from natstrace.flow.orphans import find_orphans
 from natstrace.flow.report_render import (
     orphans_tables,
@@ -225,10 +225,7 @@ def run_flow(args: argparse.Namespace) -> int:
         _emit(args, render_flow_html(flow))
     else:
         with _console(args) as console:
-            console.print(render_flow_tree(flow))
-            legend = flow_legend(flow)
-            if legend is not None:
-                console.print(legend)
+            print_flow(flow, console)
     return 0
 
 
