@@ -12,6 +12,7 @@ from natstrace.demo.options import DEFAULT_ORDERS
 from natstrace.flow import DEFAULT_TRACE_FILE
 from natstrace.flow import cli as flow_cli
 from natstrace.servertrace import cli as server_trace_cli
+from natstrace.ui import cli as ui_cli
 
 __all__ = ["main"]
 
@@ -71,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
         "server-trace", help="turn nats-server message-trace events into spans"
     )
     server_trace_cli.add_arguments(server_trace)
+
+    ui_help = "a local web console: workflows, sequence diagrams, topology, orphans, slow hops"
+    ui_cli.add_arguments(commands.add_parser("ui", help=ui_help, description=ui_help))
     return parser
 
 
@@ -97,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 metrics_addr=args.metrics_addr,
             )
             return asyncio.run(run_demo(options))
+        if args.command == "ui":
+            return ui_cli.run(args)
         if args.command == "server-trace":
             return asyncio.run(server_trace_cli.run(args))
         return _FLOW_RUNNERS[args.command](args)
