@@ -73,7 +73,7 @@ def layered_layout(
     edges: Sequence[tuple[str, str]],
     *,
     first: Sequence[str] = (),
-    layer_gap: float = 70.0,
+    layer_gap: float = 56.0,
     node_gap: float = 24.0,
     margin: float = 20.0,
 ) -> Layout:
@@ -100,7 +100,8 @@ def layered_layout(
         layout.xspace, layout.yspace = node_gap, layer_gap
         layout.route_edge = route_with_lines
         roots = [v for v in component.sV if not v.e_in() or v.data in first]
-        layout.init_all(roots=roots or None)
+        roots = roots or [next(iter(component.sV))]
+        layout.init_all(roots=roots, inverted_edges=_feedback_edges(component, roots))
         layout.draw()
         placed = {v.data: _transposed(v.view) for v in component.sV}
         bends = [(y, x) for e in component.sE for x, y in getattr(e.view, "_pts", ())]
@@ -119,6 +120,37 @@ def layered_layout(
     routes = [_route(edge, boxes) for edge in graph_edges]
     height = offset_y - _COMPONENT_GAP + margin if boxes else 2 * margin
     return Layout(boxes, routes, width + margin, height)
+
+
+def _feedback_edges(component: Any, roots: list[Any]) -> list[Any]:
+    """Edges to draw backwards so that the rest has no cycle and ``roots`` come first:
+    every edge into a root, and the back edges of a depth-first search from them."""
+    root_set = set(roots)
+    inverted = [e for e in component.sE if e.v[1] in root_set]
+    chosen = {id(e) for e in inverted}
+    state: dict[Any, int] = {}  # 1: on the search path, 2: done
+    for start in [*roots, *component.sV]:
+        if start in state:
+            continue
+        state[start] = 1
+        stack = [(start, iter(start.e_out()))]
+        while stack:
+            vertex, edges = stack[-1]
+            edge = next(edges, None)
+            if edge is None:
+                state[vertex] = 2
+                stack.pop()
+                continue
+            target = edge.v[1]
+            if id(edge) in chosen or target is vertex:
+                continue
+            if state.get(target) == 1:
+                inverted.append(edge)
+                chosen.add(id(edge))
+            elif target not in state:
+                state[target] = 1
+                stack.append((target, iter(target.e_out())))
+    return inverted
 
 
 def _transposed(view: _View) -> Rect:

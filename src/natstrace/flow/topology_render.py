@@ -155,15 +155,17 @@ def topology_layout(topology: Topology) -> Layout:
 
 
 def _starters(topology: Topology) -> list[str]:
-    """Where the flow starts: the service that sends the most per message it receives
-    (in a cycle such as orders -> orchestrator -> orders, the one that places orders)."""
+    """Where flows start: services that send at least twice as many messages as they
+    receive (in a cycle such as orders -> orchestrator -> orders, the one placing
+    orders), else the one that sends the most per message received."""
     sent: dict[str, int] = {}
     received: dict[str, int] = {}
     for edge in topology.edges:
         sent[_producer(edge)] = sent.get(_producer(edge), 0) + edge.messages
         received[_consumer(edge)] = received.get(_consumer(edge), 0) + edge.messages
     ratios = {name: count / max(received.get(name, 0), 1) for name, count in sent.items()}
-    return [max(ratios, key=lambda name: ratios[name])] if ratios else []
+    starters = [name for name, ratio in ratios.items() if ratio >= 2]
+    return starters or ([max(ratios, key=lambda name: ratios[name])] if ratios else [])
 
 
 def _path(points: list[Point]) -> str:

@@ -404,15 +404,21 @@
           numberCell(ms(e.latency_p50_ms)), numberCell(ms(e.latency_p95_ms)), numberCell(ms(e.duration_p95_ms)));
         add(table, tr);
       });
-      var natural = Number(picture.getAttribute('width'));
+      var natural = [Number(picture.getAttribute('width')), Number(picture.getAttribute('height'))];
       var room = main.clientWidth - 2;
-      // Fit the picture to the page unless that would shrink its text below legibility.
-      if (natural > room && natural < room * 1.5) {
-        picture.setAttribute('width', room);
-        picture.setAttribute('height', Math.round(Number(picture.getAttribute('height')) * room / natural));
+      var fit = el('button', 'plain', 'Fit to window');
+      function size(fitted) {
+        var scale = fitted ? Math.min(1, room / natural[0]) : 1;
+        picture.setAttribute('width', Math.round(natural[0] * scale));
+        picture.setAttribute('height', Math.round(natural[1] * scale));
+        fit.textContent = fitted ? 'Actual size' : 'Fit to window';
+        fit.dataset.fitted = String(fitted);
       }
+      fit.addEventListener('click', function () { size(fit.dataset.fitted !== 'true'); });
+      // Fitted by default unless that would shrink the text below easy reading.
+      size(room / natural[0] >= 0.8);
       main.replaceChildren(el('h1', null, 'Topology'),
-        el('div', 'summary', data.services.length + ' services, ' + data.edges.length + ' edges over ' + data.seconds + ' s: service → subject → service; red: deliveries failed, dashed: never processed'),
+        add(el('div', 'summary', data.services.length + ' services, ' + data.edges.length + ' edges over ' + data.seconds + ' s: service → subject → service; red: deliveries failed, dashed: never processed '), natural[0] > room ? fit : null),
         add(el('div', 'scroll'), picture), el('h2', null, 'Edges'), table);
     }).catch(fail);
   }
