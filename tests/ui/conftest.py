@@ -28,6 +28,7 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     returncode, output = demo.finish(timeout=60)
     assert returncode == 0, output
+    (workdir / "demo.out").write_text(output)
     return trace_file
 
 
