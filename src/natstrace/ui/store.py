@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from natstrace.flow.bulk import paused_gc
 from natstrace.flow.errors import FlowError
 from natstrace.flow.index import SpanIndex, SpanKey, span_key
 from natstrace.flow.jaeger_source import JaegerClient
@@ -91,6 +92,8 @@ class SpanStore:
         self.error: str | None = None
         """The last refresh's failure, shown on the page until a refresh succeeds."""
         self.skipped_lines = 0
+        self.rebuild_seconds = 0.0
+        """How long the last snapshot took to build."""
 
     @property
     def snapshot(self) -> Snapshot:
@@ -107,7 +110,9 @@ class SpanStore:
             return False
         self.error = None
         if changed:
+            began = time.perf_counter()
             self._snapshot = _snapshot(list(self._spans), self._snapshot.generation + 1)
+            self.rebuild_seconds = time.perf_counter() - began
         return changed
 
     def _poll_files(self) -> bool:
@@ -135,16 +140,19 @@ class SpanStore:
 
     def _add(self, spans: list[Span]) -> bool:
         before = len(self._spans)
-        for span in spans:
-            key = span_key(span)
-            if key not in self._keys:
-                self._keys.add(key)
-                self._spans.append(span)
+        with paused_gc():
+            for span in spans:
+                key = span_key(span)
+                if key not in self._keys:
+                    self._keys.add(key)
+                    self._spans.append(span)
         return len(self._spans) > before
 
     def follow(self, stop: threading.Event, interval: float) -> None:
-        """Refresh every ``interval`` seconds until ``stop`` is set (a thread's target)."""
-        while not stop.wait(interval):
+        """Refresh every ``interval`` seconds until ``stop`` is set (a thread's target).
+        A large, fast-growing source is refreshed less often: at most a third of the
+        time goes to rebuilding, so the console keeps answering."""
+        while not stop.wait(max(interval, 2 * self.rebuild_seconds)):
             try:
                 self.refresh()
             except Exception:  # the console must outlive one bad refresh

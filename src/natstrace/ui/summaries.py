@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from natstrace.flow import attributes as attr
+from natstrace.flow.bulk import paused_gc
 from natstrace.flow.index import SpanIndex
 from natstrace.flow.model import Span
 
@@ -60,6 +61,11 @@ def _new(correlation_id: str, span: Span) -> WorkflowSummary:
 
 def summarize(index: SpanIndex) -> list[WorkflowSummary]:
     """Every workflow (correlation ID) in ``index``, most recent first."""
+    with paused_gc():
+        return _summarize(index)
+
+
+def _summarize(index: SpanIndex) -> list[WorkflowSummary]:
     found: dict[str, WorkflowSummary] = {}
     for span in index.spans:
         correlation_id = span.conversation_id
@@ -99,7 +105,8 @@ def _judge_send(summary: WorkflowSummary, span: Span, index: SpanIndex) -> None:
     if deliveries:
         last = max(deliveries, key=lambda d: d.start_ns)
         summary.failed |= last.failed
-        summary.redelivered |= len(deliveries) > len({d.service for d in deliveries})
+        if len(deliveries) > 1:
+            summary.redelivered |= len(deliveries) > len({d.service for d in deliveries})
     elif not span.template.startswith(attr.IGNORED_TEMPLATE_PREFIXES):
         since = summary.unconsumed_since_ns
         summary.unconsumed_since_ns = span.start_ns if since is None else min(since, span.start_ns)
