@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -22,11 +21,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from bench_flow import generate
 from natstrace.flow import read_files
 from natstrace.ui import SourceConfig, SpanStore, UiServer
-
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_flow import generate  # noqa: E402
 
 
 def _seconds(call: Callable[[], object]) -> float:
