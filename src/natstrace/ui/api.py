@@ -180,7 +180,10 @@ def orphans_view(snapshot: Snapshot) -> dict[str, Any]:
     report = snapshot.report(
         f"orphans {-(-grace // 10**9)}", lambda spans: find_orphans(spans, grace_ns=grace)
     )
-    return {"grace_seconds": grace / 1e9, **orphans_to_dict(report)}
+    data = orphans_to_dict(report)
+    for group, row in zip(report.groups, data["orphans"], strict=True):
+        row["sample_correlation_id"] = group.sample.conversation_id
+    return {"grace_seconds": grace / 1e9, **data}
 
 
 def slow_view(snapshot: Snapshot, limit: int = 20) -> dict[str, Any]:

@@ -36,7 +36,7 @@
   function jaegerLink(traceId) {
     if (!status.jaeger) return null;
     var a = link(status.jaeger.replace(/\/+$/, '') + '/trace/' + encodeURIComponent(traceId),
-      'trace in Jaeger ↗', 'jaeger');
+      'Jaeger ↗', 'jaeger');
     a.target = '_blank'; a.rel = 'noopener noreferrer';
     a.addEventListener('click', function (e) { e.stopPropagation(); });
     return a;
@@ -91,7 +91,13 @@
     current.redraw = null;
     if (path.indexOf('/workflow/') === 0) {
       view = 'workflow';
-      showWorkflow(decodeURIComponent(path.slice('/workflow/'.length)), params.get('view') || 'waterfall');
+      var id = decodeURIComponent(path.slice('/workflow/'.length)), tab = params.get('view') || 'waterfall';
+      // New spans redraw the workflow (it may still be running), unless a hop is open.
+      current.redraw = function () {
+        var open = document.getElementById('details');
+        if (!open || open.hidden) showWorkflow(id, tab, true);
+      };
+      showWorkflow(id, tab);
     } else if (path === '/topology') {
       view = 'topology'; current.redraw = showTopology; showTopology();
     } else if (path === '/orphans') {
@@ -112,7 +118,7 @@
     var out = [badge(w.status, w.status)];
     if (w.redelivered) out.push(badge('redelivered', 'redelivered'));
     if (w.unconsumed) out.push(badge('unconsumed', 'unconsumed messages'));
-    w.errors.forEach(function (e) { out.push(badge('error', e)); });
+    w.errors.forEach(function (e) { out.push(badge('error', '✗ ' + e)); });
     return out;
   }
 
@@ -155,7 +161,7 @@
           tr.dataset.correlationId = w.correlation_id;
           add(tr, add(el('td', 'id'), link(workflowHref(w.correlation_id), w.correlation_id)),
             el('td', 'num', clock(w.start_unix_nano)), el('td', 'num', ms(w.duration_ms)),
-            el('td', null, w.services.join(' → ')), el('td', 'num', w.hops),
+            el('td', null, w.services.join(', ')), el('td', 'num', w.hops),
             add.apply(null, [el('td')].concat(statusBadges(w))));
           return tr;
         });
@@ -170,9 +176,10 @@
   }
 
   // ---------------------------------------------------------------- one workflow
-  function showWorkflow(id, tab) {
-    main.replaceChildren(el('p', 'empty', 'Loading ' + id + ' …'));
+  function showWorkflow(id, tab, again) {
+    if (!again) main.replaceChildren(el('p', 'empty', 'Loading ' + id + ' …'));
     getJSON('/api/workflow?id=' + encodeURIComponent(id)).then(function (flow) {
+      if (current.view !== 'workflow') return;
       var head = add(el('div'), el('h1', null, 'workflow ' + flow.correlation_id));
       add(head, el('div', 'summary', flow.traces.length + ' trace(s) · ' + flow.services.length +
         ' service(s): ' + flow.services.join(', ') + ' · ' + flow.spans + ' span(s)' +
@@ -429,11 +436,12 @@
       var table = el('table');
       table.id = 'orphans';
       add(table, add(el('tr'), el('th', null, 'service'), el('th', null, 'subject'), el('th', 'num', 'messages'),
-        el('th', null, 'first'), el('th', null, 'last'), el('th', null, 'sample trace')));
+        el('th', null, 'first'), el('th', null, 'last'), el('th', null, 'for example')));
       data.orphans.forEach(function (o) {
         add(table, add(el('tr'), el('td', null, o.service), el('td', null, o.template), numberCell(o.count),
           el('td', null, clock(o.first_unix_nano)), el('td', null, clock(o.last_unix_nano)),
-          add(el('td', 'id'), o.sample_trace_id + ' ', jaegerLink(o.sample_trace_id))));
+          add(el('td', 'id'), o.sample_correlation_id ? link(workflowHref(o.sample_correlation_id), o.sample_correlation_id) : o.sample_trace_id,
+            ' ', jaegerLink(o.sample_trace_id))));
       });
       var parts = [el('h1', null, 'Orphans: sent, never processed'),
         el('div', 'summary', data.sends_checked + ' sends checked' + (data.grace_seconds ? '; the last ' + data.grace_seconds.toFixed(1) + ' s not judged yet (may still be in flight)' : '') + '.'),
