@@ -186,6 +186,9 @@ def test_the_sequence_diagram_has_an_arrow_for_every_delivery_reply_and_orphan(
     kinds = [(a[1], a[2]) for a in arrows]
     assert kinds.index(("payments", "orchestrator")) < kinds.index(("orchestrator", "shipping"))
     assert page.evaluate(_SVG_OUTSIDE, "sequence") == []
+    # The demo's five services and (nobody) fit a 1400 px window: no scrolling sideways.
+    fits = "s => s.getBoundingClientRect().width <= s.parentElement.clientWidth"
+    assert page.eval_on_selector("#sequence", fits)
     lifelines = page.eval_on_selector_all(
         "#sequence g.participant", "gs => gs.map(g => g.dataset.name)"
     )

@@ -314,14 +314,17 @@
 
   function drawSequence(box, flow, select) {
     var seq = flow.sequence, P = seq.participants;
-    var font = '13px system-ui, sans-serif', bold = '600 13px system-ui, sans-serif';
-    var widest = 150;
+    var font = '600 12px system-ui, sans-serif', bold = '600 13px system-ui, sans-serif';
+    var widest = 120;
     P.forEach(function (p) { widest = Math.max(widest, textWidth(p, bold) + 30); });
     seq.arrows.forEach(function (a) {
       var span = Math.abs(P.indexOf(a.target) - P.indexOf(a.source)) || 1;
-      widest = Math.max(widest, (textWidth(a.label, font) + 30) / span);
+      widest = Math.max(widest, (textWidth(a.label, font) + 24) / span);
     });
-    var col = Math.min(Math.max(widest + 20, 170), 380), gutter = 80, top = 56;
+    var gutter = 70, top = 56;
+    // As wide as the labels need; wider, up to 220 px, when the page has the room.
+    var room = (box.clientWidth || main.clientWidth) - gutter - 24;
+    var col = Math.min(380, Math.max(widest, Math.min(room / P.length, 220)));
     function x(name) { return gutter + col / 2 + P.indexOf(name) * col; }
     var root = svg('svg', { 'font-size': 13, role: 'img' });
     root.id = 'sequence';
@@ -353,7 +356,7 @@
         var dir = x2 > x1 ? 1 : -1;
         attrs.d = 'M' + (x1 + dir * 4) + ',' + lineY + ' L' + (x2 - dir * 4) + ',' + lineY;
         add(g, svg('path', attrs));
-        add(g, svg('text', { x: (x1 + x2) / 2, y: lineY - 6, 'text-anchor': 'middle', fill: color, 'font-weight': a.kind === 'reply' ? 400 : 600 }, a.label));
+        add(g, svg('text', { x: (x1 + x2) / 2, y: lineY - 6, 'text-anchor': 'middle', fill: color, 'font-size': 12, 'font-weight': a.kind === 'reply' ? 400 : 600 }, a.label));
         if (a.error) {
           add(g, svg('path', { d: 'M' + (x2 - dir * 14) + ',' + (lineY - 6) + ' l10,12 m0,-12 l-10,12', stroke: color, 'stroke-width': 2 }));
         }
