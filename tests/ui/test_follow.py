@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from natstrace.flow import read_files
 from natstrace.ui import SourceConfig, SpanStore
+from tests.ui.conftest import serve
 
 
 def test_a_growing_file_is_followed_line_by_line(demo_file: Path, tmp_path: Path) -> None:
@@ -51,3 +55,24 @@ def test_a_source_that_fails_says_why() -> None:
 
     assert store.refresh() is False
     assert store.error is not None and "cannot reach Jaeger" in store.error
+
+
+@pytest.mark.integration
+def test_the_open_page_shows_workflows_as_they_are_written(
+    demo_file: Path, page: Any, tmp_path: Path
+) -> None:
+    lines = demo_file.read_bytes().splitlines(keepends=True)
+    live = tmp_path / "live.jsonl"
+    console = serve([live])
+    try:
+        page.goto(console.url)
+        page.wait_for_selector("#workflows .empty")
+        assert "waiting for spans" in page.text_content("#workflows")
+
+        live.write_bytes(b"".join(lines))
+        # No reload: the page notices the new data by itself.
+        page.wait_for_selector("#workflows tr[data-correlation-id]", timeout=15_000)
+        rows = page.eval_on_selector_all("#workflows tr[data-correlation-id]", "rs => rs.length")
+        assert rows == len(console.store.snapshot.workflows) == 6
+    finally:
+        console.close()
