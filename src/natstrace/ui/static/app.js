@@ -73,9 +73,8 @@
     return getJSON('/api/status').then(function (s) {
       var changed = s.generation !== status.generation;
       status = s;
-      var parts = [s.source + ' · ' + s.workflows + ' workflows · ' + s.spans + ' spans · read ' +
-        clock(s.loaded_unix_nano)];
-      sourceBox.replaceChildren(parts[0]);
+      sourceBox.replaceChildren(s.source + ' · ' + s.workflows + ' workflows · ' + s.spans +
+        ' spans · read ' + clock(s.loaded_unix_nano));
       if (s.error) add(sourceBox, ' · ', el('span', 'error', s.error));
       if (changed && current.redraw) current.redraw();
     }).catch(function (err) {
