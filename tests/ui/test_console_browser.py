@@ -150,6 +150,9 @@ def test_the_waterfall_draws_every_hop_with_errors_and_deliveries_in_sight(
     details = page.locator("#details")
     details.wait_for()
     assert "natstrace.jetstream.delivery_count" in details.text_content()
+    page.screenshot(path=tmp_path / "details.png", full_page=True)
+    details.get_by_text("Close").click()
+    assert details.is_hidden()
 
 
 def test_the_sequence_diagram_has_an_arrow_for_every_delivery_reply_and_orphan(

@@ -221,7 +221,13 @@
     d.links.forEach(function (l) { rows.push(['link', l.trace_id + ' / ' + l.span_id]); });
     var table = el('table');
     rows.forEach(function (r) { add(table, add(el('tr'), el('td', 'key', r[0]), el('td', 'val', r[1]))); });
-    box.replaceChildren(add(el('h3', null, d.service + ': ' + d.name), jaegerLink(d.trace_id)), table);
+    var close = el('button', 'plain close', 'Close');
+    close.addEventListener('click', function () {
+      box.hidden = true;
+      document.querySelectorAll('.selected').forEach(function (n) { n.classList.remove('selected'); });
+    });
+    box.replaceChildren(close, add(el('h3', null, d.service + ': ' + d.name), jaegerLink(d.trace_id)), table);
+    box.scrollIntoView({ block: 'nearest' });
   }
 
   function flatten(hops, depth, out) {
