@@ -119,3 +119,30 @@ def test_thirty_services_are_laid_out_without_overlaps(page: Any, tmp_path: Path
     drawn = page.eval_on_selector_all("g.edge", "gs => gs.length")
     assert drawn == len(topology.edges)
     assert page.eval_on_selector_all("g.node", "gs => gs.length") == 31  # and (nobody)
+
+
+def test_a_saga_s_compensation_reads_top_to_bottom(demo_file: Path) -> None:
+    spans = read_files([demo_file]).spans
+    declined = next(
+        s.conversation_id for s in spans if s.conversation_id and s.conversation_id.endswith("3")
+    )
+
+    text = _natstrace("flow", declined, "-f", str(demo_file), "--format", "mermaid")
+
+    names = dict(re.findall(r"participant (p\d+) as (.+)", text))
+    arrows = [
+        f"{names[a]} {kind} {names[b]}: {label}"
+        for a, kind, b, label in re.findall(r"(p\d+)(->>|-->>|-x|-\))(p\d+): (.+)", text)
+    ]
+    compensation = [
+        "payments ->> orchestrator: payments.declined",
+        "orchestrator ->> inventory: inventory.release · request",
+        "inventory -->> orchestrator: reply",
+        "orchestrator ->> orders: orders.cancelled",
+    ]
+    after = arrows[arrows.index(compensation[0]) :]
+    assert [a for a in after if a in compensation] == compensation
+    # The stock was reserved first: the release compensates that reservation.
+    assert arrows.index("orchestrator ->> inventory: inventory.reserve · request") < arrows.index(
+        compensation[1]
+    )
