@@ -12,6 +12,7 @@ from natstrace.demo.options import DEFAULT_ORDERS
 from natstrace.flow import DEFAULT_TRACE_FILE
 from natstrace.flow import cli as flow_cli
 from natstrace.servertrace import cli as server_trace_cli
+from natstrace.ui import cli as ui_cli
 
 __all__ = ["main"]
 
@@ -79,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
         "trace (to --exporter; OTLP by default, configured by the OTEL_* variables).",
     )
     server_trace_cli.add_arguments(server_trace)
+
+    ui_help = "a local web console: workflows, sequence diagrams, topology, orphans, slow hops"
+    ui_cli.add_arguments(commands.add_parser("ui", help=ui_help, description=ui_help))
     return parser
 
 
@@ -105,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 metrics_addr=args.metrics_addr,
             )
             return asyncio.run(run_demo(options))
+        if args.command == "ui":
+            return ui_cli.run(args)
         if args.command == "server-trace":
             return asyncio.run(server_trace_cli.run(args))
         return _FLOW_RUNNERS[args.command](args)

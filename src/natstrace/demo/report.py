@@ -103,3 +103,5 @@ def print_report(console: Console, summary: RunSummary) -> None:
         for service, url in summary.metrics.items():
             console.print(f"  {service:<13}{url}")
     _print_workflow(console, summary)
+    source = f"--file {target.file}" if target.file else "--jaeger http://localhost:16686"
+    console.print(f"\nBrowse every workflow, the topology and orphans: natstrace ui {source}")

@@ -29,6 +29,7 @@ from natstrace.flow.report_render import (
     slow_tables,
     slow_to_dict,
 )
+from natstrace.flow.sequence import build_sequence, render_sequence_mermaid
 from natstrace.flow.slow import find_slow
 from natstrace.flow.sources import DEFAULT_TRACE_FILE, SourceOptions, load_spans
 from natstrace.flow.spanset import SpanSet
@@ -95,9 +96,10 @@ def add_flow_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("correlation_id", help="the workflow's Correlation-Id")
     parser.add_argument(
         "--format",
-        choices=("tree", "json", "html"),
+        choices=("tree", "json", "html", "mermaid"),
         default="tree",
-        help="tree (terminal), json, or a self-contained html timeline (default: tree)",
+        help="tree (terminal), json, a self-contained html timeline, or a mermaid "
+        "sequence diagram (default: tree)",
     )
     _add_output_argument(parser)
     _add_source_arguments(parser)
@@ -223,6 +225,8 @@ def run_flow(args: argparse.Namespace) -> int:
         _emit(args, _json(flow_to_dict(flow)))
     elif args.format == "html":
         _emit(args, render_flow_html(flow))
+    elif args.format == "mermaid":
+        _emit(args, render_sequence_mermaid(build_sequence(flow)))
     else:
         with _console(args) as console:
             print_flow(flow, console)

@@ -1,7 +1,7 @@
 """Render a :class:`~.topology.Topology` as Mermaid, Graphviz DOT, SVG or JSON.
 
-The SVG is drawn here (a left-to-right layered layout) so that a picture needs no
-Graphviz installation; the DOT text is there for anyone who has one.
+The SVG is drawn here, on a layered layout (:mod:`.layout`), so that a picture
+needs no Graphviz installation; the DOT text is there for anyone who has one.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from natstrace.flow.flow_terminal import format_duration
+from natstrace.flow.layout import Layout, Point, layered_layout, text_width
 from natstrace.flow.topology import Edge, Topology, percentile
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "render_dot",
     "render_mermaid",
     "render_svg",
+    "topology_layout",
     "topology_to_dict",
 ]
 
@@ -36,15 +38,19 @@ def _consumer(edge: Edge) -> str:
     return edge.consumer if edge.consumer is not None else NOBODY
 
 
-def edge_label(edge: Edge, seconds: float) -> str:
-    """``orders.created · 2.0/s · 5% err · p95 3.1ms``: what every format shows."""
-    parts = [edge.template, f"{edge.rate(seconds):.3g}/s"]
+def _edge_stats(edge: Edge, seconds: float) -> list[str]:
+    parts = [f"{edge.rate(seconds):.3g}/s"]
     if edge.deliveries:
         parts.append(f"{edge.error_ratio:.0%} err")
     p95 = percentile(edge.latencies_ns, 0.95)
     if p95 is not None:
         parts.append(f"p95 {format_duration(p95)}")
-    return " · ".join(parts)
+    return parts
+
+
+def edge_label(edge: Edge, seconds: float) -> str:
+    """``orders.created · 2.0/s · 5% err · p95 3.1ms``: what every format shows."""
+    return " · ".join([edge.template, *_edge_stats(edge, seconds)])
 
 
 def _nodes(topology: Topology) -> list[str]:
@@ -121,82 +127,97 @@ def topology_to_dict(topology: Topology) -> dict[str, Any]:
     }
 
 
-_BOX_W, _BOX_H, _COL_W, _ROW_H, _MARGIN = 170, 38, 330, 90, 30
+_FONT = 12.0
+_SERVICE_H, _MESSAGE_H, _PAD = 34.0, 40.0, 12.0
+_SERVICE, _MESSAGE = "service", "message"
 
 
-def _levels(names: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
-    # Longest path from a source, relaxed at most len(names) times so a cycle
-    # (request-reply between two services) cannot loop forever.
-    level = dict.fromkeys(names, 0)
-    for _ in names:
-        changed = False
-        for source, target in edges:
-            if source != target and level[target] < level[source] + 1 <= len(names):
-                level[target] = level[source] + 1
-                changed = True
-        if not changed:
-            break
-    return level
+def _service_key(name: str) -> str:
+    return f"{_SERVICE}:{name}"
+
+
+def topology_layout(topology: Topology) -> Layout:
+    """Boxes for the services and one box per edge (its subject template and
+    numbers), so that no label ever sits on a line: service -> message -> service.
+    Box names are ``service:NAME`` and ``message:INDEX`` (the edge's index)."""
+    sizes: dict[str, tuple[float, float]] = {}
+    for name in _nodes(topology):
+        sizes[_service_key(name)] = (text_width(name, _FONT + 1, bold=True) + 2 * _PAD, _SERVICE_H)
+    pairs: list[tuple[str, str]] = []
+    for number, edge in enumerate(topology.edges):
+        stats = " · ".join(_edge_stats(edge, topology.seconds))
+        wide = max(text_width(edge.template, _FONT, bold=True), text_width(stats, _FONT - 1))
+        key = f"{_MESSAGE}:{number}"
+        sizes[key] = (wide + 2 * _PAD, _MESSAGE_H)
+        pairs.append((_service_key(_producer(edge)), key))
+        pairs.append((key, _service_key(_consumer(edge))))
+    return layered_layout(sizes, pairs, first=[_service_key(n) for n in _starters(topology)])
+
+
+def _starters(topology: Topology) -> list[str]:
+    """Where flows start: services that send at least twice as many messages as they
+    receive (in a cycle such as orders -> orchestrator -> orders, the one placing
+    orders), else the one that sends the most per message received."""
+    sent: dict[str, int] = {}
+    received: dict[str, int] = {}
+    for edge in topology.edges:
+        sent[_producer(edge)] = sent.get(_producer(edge), 0) + edge.messages
+        received[_consumer(edge)] = received.get(_consumer(edge), 0) + edge.messages
+    ratios = {name: count / max(received.get(name, 0), 1) for name, count in sent.items()}
+    starters = [name for name, ratio in ratios.items() if ratio >= 2]
+    return starters or ([max(ratios, key=lambda name: ratios[name])] if ratios else [])
+
+
+def _path(points: list[Point]) -> str:
+    return "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in points)
 
 
 def render_svg(topology: Topology) -> str:
-    """A standalone SVG picture of the graph."""
-    names = _nodes(topology)
-    pairs = [(_producer(edge), _consumer(edge)) for edge in topology.edges]
-    level = _levels(names, pairs)
-    columns: dict[int, list[str]] = {}
-    for name in names:
-        columns.setdefault(level[name], []).append(name)
-    position: dict[str, tuple[float, float]] = {}
-    for column, members in columns.items():
-        for row, name in enumerate(members):
-            position[name] = (_MARGIN + column * _COL_W, _MARGIN + 20 + row * _ROW_H)
-    width = _MARGIN * 2 + (max(columns, default=0)) * _COL_W + _BOX_W
-    height = _MARGIN * 2 + 20 + max((len(m) for m in columns.values()), default=1) * _ROW_H
+    """A standalone SVG picture of the graph, laid out by :func:`topology_layout`."""
+    layout = topology_layout(topology)
+    width, height = round(layout.width), round(layout.height)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="{_FONT:g}">',
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" '
         'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
-        '<path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>',
+        '<path d="M0,0 L10,5 L0,10 z" fill="context-stroke"/></marker></defs>',
         f'<rect width="{width}" height="{height}" fill="white"/>',
     ]
     for number, edge in enumerate(topology.edges):
-        sx, sy = position[_producer(edge)]
-        tx, ty = position[_consumer(edge)]
-        x1, y1 = sx + _BOX_W, sy + _BOX_H / 2
-        x2, y2 = tx, ty + _BOX_H / 2
-        if x2 <= x1:
-            # Backwards or same column: loop below the boxes instead of crossing them.
-            bend = 60 + 14 * (number % 4)
-            path = f"M{x1},{y1} C{x1 + 80},{y1 + bend} {x2 - 80},{y2 + bend} {x2},{y2}"
-            lx, ly = (x1 + x2) / 2, max(y1, y2) + bend * 0.75
-        else:
-            mid = (x1 + x2) / 2
-            path = f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}"
-            lx, ly = mid, (y1 + y2) / 2 - 6 + 12 * (number % 2)
-        color = "#d32f2f" if edge.errors else "#555"
+        box = layout.boxes[f"{_MESSAGE}:{number}"]
+        color = "#c62828" if edge.errors else "#455a64"
         dash = ' stroke-dasharray="5,4"' if edge.consumer is None else ""
+        lines = "".join(
+            f'<path class="arrow" d="{_path(layout.routes[2 * number + part])}" fill="none" '
+            f'stroke="{color}" stroke-width="1.5"{dash} marker-end="url(#arrow)"/>'
+            for part in (0, 1)
+        )
+        cx = box.x + box.width / 2
+        stats = " · ".join(_edge_stats(edge, topology.seconds))
         out.append(
             f'<g class="edge" data-producer={quoteattr(_producer(edge))} '
             f"data-consumer={quoteattr(_consumer(edge))} data-template={quoteattr(edge.template)}>"
-            f'<path d="{path}" fill="none" stroke="{color}" stroke-width="1.5"{dash} '
-            'marker-end="url(#arrow)"/>'
-            f'<text x="{lx:.0f}" y="{ly:.0f}" text-anchor="middle" fill="{color}" '
-            f'stroke="white" stroke-width="3" paint-order="stroke">'
-            f"{escape(edge_label(edge, topology.seconds))}</text></g>"
+            f"{lines}"
+            f'<rect class="box" x="{box.x:.1f}" y="{box.y:.1f}" width="{box.width:.1f}" '
+            f'height="{box.height:.1f}" rx="4" fill="#fffdf5" stroke="{color}"{dash}/>'
+            f'<text x="{cx:.1f}" y="{box.y + 16:.1f}" text-anchor="middle" font-weight="bold">'
+            f"{escape(edge.template)}</text>"
+            f'<text x="{cx:.1f}" y="{box.y + 32:.1f}" text-anchor="middle" '
+            f'font-size="{_FONT - 1:g}" fill="{color}">{escape(stats)}</text></g>'
         )
-    for name in names:
-        x, y = position[name]
+    for name in _nodes(topology):
+        box = layout.boxes[_service_key(name)]
         placeholder = name in (NOBODY, UNTRACED)
         fill = "#f5f5f5" if placeholder else "#e3f2fd"
         dash = ' stroke-dasharray="4,3"' if placeholder else ""
         out.append(
             f'<g class="node" data-name={quoteattr(name)}>'
-            f'<rect x="{x}" y="{y}" width="{_BOX_W}" height="{_BOX_H}" rx="8" '
-            f'fill="{fill}" stroke="#1565c0"{dash}/>'
-            f'<text x="{x + _BOX_W / 2}" y="{y + _BOX_H / 2 + 4}" text-anchor="middle" '
-            f'font-weight="bold">{escape(name)}</text></g>'
+            f'<rect class="box" x="{box.x:.1f}" y="{box.y:.1f}" width="{box.width:.1f}" '
+            f'height="{box.height:.1f}" rx="8" fill="{fill}" stroke="#1565c0"{dash}/>'
+            f'<text x="{box.x + box.width / 2:.1f}" y="{box.y + box.height / 2 + 4.5:.1f}" '
+            f'text-anchor="middle" font-weight="bold" font-size="{_FONT + 1:g}">'
+            f"{escape(name)}</text></g>"
         )
     out.append("</svg>")
     return "\n".join(out) + "\n"
