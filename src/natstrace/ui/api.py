@@ -174,11 +174,13 @@ def topology_view(snapshot: Snapshot) -> dict[str, Any]:
 def orphans_view(snapshot: Snapshot) -> dict[str, Any]:
     """Sends nobody processed, judging the grace against the clock: a finished
     file's last sends are as old as the time since they were written."""
+    now = time.time_ns()
     data_end = max((span.end_ns for span in snapshot.spans), default=0)
-    grace = max(0, ORPHAN_GRACE_NS - (time.time_ns() - data_end))
+    grace = max(0, ORPHAN_GRACE_NS - (now - data_end))
     # Recomputed at most once a second while the newest sends are still in their grace.
     report = snapshot.report(
-        f"orphans {-(-grace // 10**9)}", lambda spans: find_orphans(spans, grace_ns=grace)
+        f"orphans {-(-grace // 10**9)}",
+        lambda spans: find_orphans(spans, grace_ns=ORPHAN_GRACE_NS, read_at_ns=now),
     )
     data = orphans_to_dict(report)
     for group, row in zip(report.groups, data["orphans"], strict=True):
