@@ -7,23 +7,30 @@ a new trace linked to the producer only, so no trace grows with redeliveries.
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from nats.js.api import ConsumerConfig
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
+from natstrace.testing import eventually
 from tests.conftest import Traced
 from tests.jetstream.conftest import Stream
 
 pytestmark = pytest.mark.integration
 
 
+def _processes(traced: Traced, stream: Stream) -> list[ReadableSpan]:
+    return sorted(
+        (s for s in traced.spans() if s.name == f"process {stream.wildcard}"),
+        key=lambda s: s.start_time or 0,
+    )
+
+
 def _check_three_deliveries(traced: Traced, stream: Stream, group: str, last: str) -> None:
     send = traced.span(f"send {stream.subject()}")
-    processes = sorted(
-        (s for s in traced.spans() if s.name == f"process {stream.wildcard}"),
-        key=lambda s: s.start_time,
-    )
+    processes = _processes(traced, stream)
     counts = [p.attributes["natstrace.jetstream.delivery_count"] for p in processes]
     assert counts == [1, 2, 3]
     first, *again = processes
@@ -58,7 +65,11 @@ async def test_push_nak_twice_then_ack(traced: Traced, stream: Stream) -> None:
     await stream.js.subscribe(stream.wildcard, durable="naky", cb=handle, manual_ack=True)
     await stream.js.publish(stream.subject(), b"x")
     await asyncio.wait_for(done.wait(), 5)
-    await asyncio.sleep(0.05)
+
+    def all_ended() -> None:
+        assert len(_processes(traced, stream)) == 3
+
+    await eventually(all_ended)
     _check_three_deliveries(traced, stream, "naky", "ack")
 
 
@@ -86,21 +97,23 @@ async def test_handler_raising_every_time_stops_at_max_deliver(
         attempts.append(msg.metadata.num_delivered)
         raise ValueError("cannot handle")
 
+    # The server announces that the message ran out of deliveries when the third
+    # one's ack wait expires, where a fourth delivery would otherwise be sent.
+    exhausted = await traced.raw.subscribe(
+        f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream.name}.poison"
+    )
     config = ConsumerConfig(max_deliver=3, ack_wait=0.2)
     await stream.js.subscribe(stream.wildcard, durable="poison", cb=poison, config=config)
     await stream.js.publish(stream.subject(), b"x")
-    for _ in range(60):
-        if len(attempts) >= 3:
-            break
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.6)  # one more ack_wait: a fourth delivery would have arrived
+    advisory = json.loads((await exhausted.next_msg(timeout=5)).data)
+    assert (advisory["stream_seq"], advisory["deliveries"]) == (1, 3)
     assert attempts == [1, 2, 3]
 
-    processes = sorted(
-        (s for s in traced.spans() if s.name == f"process {stream.wildcard}"),
-        key=lambda s: s.start_time,
-    )
-    assert len(processes) == 3
+    def all_reported() -> None:  # each span ends, then nats-py calls error_cb
+        assert len(_processes(traced, stream)) == len(traced.errors) == 3
+
+    await eventually(all_reported)
+    processes = _processes(traced, stream)
     assert all(p.status.status_code is StatusCode.ERROR for p in processes)
     assert all(p.attributes["error.type"] == "ValueError" for p in processes)
     assert all(p.events[0].name == "exception" for p in processes)
