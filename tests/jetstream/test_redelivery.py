@@ -13,6 +13,8 @@ import pytest
 from nats.js.api import ConsumerConfig
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
+from prometheus_client.openmetrics.exposition import generate_latest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from natstrace.testing import eventually
 from tests.conftest import Traced
@@ -71,6 +73,62 @@ async def test_push_nak_twice_then_ack(traced: Traced, stream: Stream) -> None:
 
     await eventually(all_ended)
     _check_three_deliveries(traced, stream, "naky", "ack")
+
+
+def _exemplars(traced: Traced, sample: str, **labels: str) -> list[tuple[float, str]]:
+    """(time, trace ID) of the exemplars on ``sample``'s series with ``labels``, oldest first."""
+    found = []
+    for family in text_string_to_metric_families(generate_latest(traced.registry).decode()):
+        for s in family.samples:
+            if s.name == sample and s.exemplar and labels.items() <= s.labels.items():
+                found.append((s.exemplar.timestamp or 0.0, s.exemplar.labels["trace_id"]))
+    return sorted(found)
+
+
+async def test_jetstream_metrics_carry_the_trace_of_their_delivery_as_exemplar(
+    traced: Traced, stream: Stream
+) -> None:
+    done = asyncio.Event()
+
+    async def handle(msg):
+        if msg.metadata.num_delivered < 3:
+            await msg.nak()
+        else:
+            await msg.ack()
+            done.set()
+
+    await stream.js.subscribe(stream.wildcard, durable="exemplary", cb=handle, manual_ack=True)
+    await stream.js.publish(stream.subject(), b"x")
+    await asyncio.wait_for(done.wait(), 5)
+
+    def all_ended() -> list[str]:
+        processes = _processes(traced, stream)
+        assert len(processes) == 3
+        return [format(p.context.trace_id, "032x") for p in processes]
+
+    first, second, third = await eventually(all_ended)
+    assert len({first, second, third}) == 3, "each delivery its own trace"
+    labels = {"messaging_destination_name": stream.wildcard}
+    group = {**labels, "messaging_consumer_group_name": "exemplary"}
+    settle = {**labels, "messaging_operation_name": "settle"}
+    # A counter's exemplar is its latest increment: the last redelivery, the last nak.
+    assert [t for _, t in _exemplars(traced, "natstrace_redeliveries_total", **group)] == [third]
+    assert [
+        t for _, t in _exemplars(traced, "natstrace_settlements_total", outcome="nak", **group)
+    ] == [second]
+    assert [
+        t for _, t in _exemplars(traced, "natstrace_settlements_total", outcome="ack", **group)
+    ] == [third]
+    # A histogram keeps the latest exemplar of each bucket: deliveries of this message only,
+    # the newest the third.
+    for sample, series in (
+        ("natstrace_delivery_latency_seconds_bucket", group),
+        ("messaging_client_operation_duration_seconds_bucket", settle),
+    ):
+        exemplars = _exemplars(traced, sample, **series)
+        assert exemplars, sample
+        assert {t for _, t in exemplars} <= {first, second, third}, sample
+        assert exemplars[-1][1] == third, sample
 
 
 async def test_pull_nak_twice_then_term(traced: Traced, stream: Stream) -> None:
