@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from collections.abc import Awaitable, Callable
@@ -75,13 +74,14 @@ async def test_hops_across_three_servers(
     try:
         await subscriber.subscribe("st.cluster.orders", cb=handler)
         await subscriber.flush()
-        # Interest crosses the routes asynchronously: wait until A forwards to C.
-        for _ in range(100):
+
+        # Interest crosses the routes asynchronously: probe until A forwards to C.
+        async def forwarded() -> None:
             await publisher.publish("st.cluster.orders", b"probe")
             await publisher.flush()
-            await asyncio.sleep(0.02)
-            if got:
-                break
+            assert got
+
+        await eventually(forwarded)
         send, headers = send_span("st.cluster.orders")
         headers.update(trace_headers("st.cluster.trace"))
         await publisher.publish("st.cluster.orders", b"real", headers=headers)
