@@ -28,6 +28,7 @@ from natstrace.tracing.setup import TracingPipeline, build_span_processor
 from tests.support.otlp_receiver import OtlpReceiver
 
 MESSAGES = 3_000
+ROUNDS = 2
 QUEUE = 512
 SETTINGS = Settings(span_queue_size=QUEUE, span_batch_size=128)
 
@@ -113,18 +114,28 @@ async def test_a_dead_or_silent_collector_costs_the_flow_nothing(
     collectors: dict[str, str], receiver: OtlpReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
+    # Best of two interleaved rounds: a load spike on a shared machine slows one run,
+    # rarely the same scenario in both rounds.
+    seconds: dict[str, float] = {}
     with EmbeddedNatsServer(jetstream=False) as server:
         await Run(collectors["up"], "warm-up").messages(server.url, 500)
-        runs = {name: Run(endpoint, name) for name, endpoint in collectors.items()}
-        for name, run in runs.items():
-            assert await run.messages(server.url, MESSAGES) == MESSAGES, name
-            assert run.errors == [], name
-    up = runs["up"].seconds
+        for round_ in range(ROUNDS):
+            runs = {
+                name: Run(endpoint, f"{name} {round_}") for name, endpoint in collectors.items()
+            }
+            for name, run in runs.items():
+                assert await run.messages(server.url, MESSAGES) == MESSAGES, name
+                assert run.errors == [], name
+                assert run.max_queued <= QUEUE, "the queue has a bound"
+                seconds[name] = min(seconds.get(name, run.seconds), run.seconds)
+            if round_ < ROUNDS - 1:  # the last round's pipelines are checked below
+                for run in runs.values():
+                    TracingPipeline(run.provider, run.processor).shutdown(1.0)
+    up = seconds["up"]
     for name in ("down", "black hole"):
         run = runs[name]
         # The soak script holds this to 10%; a short run on a shared machine is noisy.
-        assert run.seconds <= up * 2.0, f"{name}: {run.seconds:.3f}s vs up {up:.3f}s"
-        assert run.max_queued <= QUEUE, "the queue has a bound"
+        assert seconds[name] <= up * 2.0, f"{name}: {seconds[name]:.3f}s vs up {up:.3f}s"
         assert run.dropped("queue_full") == run.processor.dropped > 0, name
 
     hole = runs["black hole"]
@@ -137,7 +148,7 @@ async def test_a_dead_or_silent_collector_costs_the_flow_nothing(
     # A live collector loses nothing in export: each span (a send and a process per
     # message) was received or dropped from the full queue and counted.
     live = runs["up"]
-    received = sum(1 for span in receiver.spans if span.service_name == "up")
+    received = sum(1 for span in receiver.spans if span.service_name == f"up {ROUNDS - 1}")
     assert live.dropped("export_failed") == 0
     assert live.dropped("queue_full") == live.processor.dropped
     assert received + live.processor.dropped == 2 * MESSAGES, (received, live.processor.dropped)
@@ -146,4 +157,5 @@ async def test_a_dead_or_silent_collector_costs_the_flow_nothing(
     # No log flood: no per-span line from the SDK, one natstrace warning per processor.
     texts = [record.getMessage() for record in caplog.records]
     assert not [t for t in texts if "Queue full" in t]
-    assert len([t for t in texts if "span export queue full" in t]) <= len(runs) + 1
+    processors = 1 + ROUNDS * len(runs)
+    assert len([t for t in texts if "span export queue full" in t]) <= processors
