@@ -54,7 +54,11 @@ def _check_three_deliveries(traced: Traced, stream: Stream, group: str, last: st
     assert traced.sample("natstrace_delivery_latency_seconds_count", **labels) == 3
 
 
-async def test_push_nak_twice_then_ack(traced: Traced, stream: Stream) -> None:
+async def _push_nak_twice_then_ack(
+    traced: Traced, stream: Stream, durable: str
+) -> list[ReadableSpan]:
+    """One message, nak-ed on its first two deliveries and acked on the third; the
+    three process spans, once they ended."""
     done = asyncio.Event()
 
     async def handle(msg):
@@ -64,14 +68,20 @@ async def test_push_nak_twice_then_ack(traced: Traced, stream: Stream) -> None:
             await msg.ack()
             done.set()
 
-    await stream.js.subscribe(stream.wildcard, durable="naky", cb=handle, manual_ack=True)
+    await stream.js.subscribe(stream.wildcard, durable=durable, cb=handle, manual_ack=True)
     await stream.js.publish(stream.subject(), b"x")
     await asyncio.wait_for(done.wait(), 5)
 
-    def all_ended() -> None:
-        assert len(_processes(traced, stream)) == 3
+    def all_ended() -> list[ReadableSpan]:
+        processes = _processes(traced, stream)
+        assert len(processes) == 3
+        return processes
 
-    await eventually(all_ended)
+    return await eventually(all_ended)
+
+
+async def test_push_nak_twice_then_ack(traced: Traced, stream: Stream) -> None:
+    await _push_nak_twice_then_ack(traced, stream, "naky")
     _check_three_deliveries(traced, stream, "naky", "ack")
 
 
@@ -88,25 +98,8 @@ def _exemplars(traced: Traced, sample: str, **labels: str) -> list[tuple[float, 
 async def test_jetstream_metrics_carry_the_trace_of_their_delivery_as_exemplar(
     traced: Traced, stream: Stream
 ) -> None:
-    done = asyncio.Event()
-
-    async def handle(msg):
-        if msg.metadata.num_delivered < 3:
-            await msg.nak()
-        else:
-            await msg.ack()
-            done.set()
-
-    await stream.js.subscribe(stream.wildcard, durable="exemplary", cb=handle, manual_ack=True)
-    await stream.js.publish(stream.subject(), b"x")
-    await asyncio.wait_for(done.wait(), 5)
-
-    def all_ended() -> list[str]:
-        processes = _processes(traced, stream)
-        assert len(processes) == 3
-        return [format(p.context.trace_id, "032x") for p in processes]
-
-    first, second, third = await eventually(all_ended)
+    processes = await _push_nak_twice_then_ack(traced, stream, "exemplary")
+    first, second, third = (format(p.context.trace_id, "032x") for p in processes)
     assert len({first, second, third}) == 3, "each delivery its own trace"
     labels = {"messaging_destination_name": stream.wildcard}
     group = {**labels, "messaging_consumer_group_name": "exemplary"}
