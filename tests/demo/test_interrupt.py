@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
-import time
 from pathlib import Path
 
+import nats
 import pytest
 
+from natstrace.demo.contract import ORDERS_COMPLETED
 from natstrace.flow import read_files
 from tests.demo.processes import DemoProcess
 
 pytestmark = pytest.mark.integration
 
 
+async def _an_order_completes(url: str, timeout: float) -> None:
+    nc = await nats.connect(url)
+    try:
+        completed = await nc.subscribe(ORDERS_COMPLETED)
+        await completed.next_msg(timeout=timeout)
+    finally:
+        await nc.close()
+
+
 def test_sigint_stops_everything_cleanly(tmp_path: Path) -> None:
     demo = DemoProcess.start(["--orders", "0", "--interval", "0.05"], cwd=tmp_path)
     try:
-        demo.wait_for_line("services ready", timeout=25)
-        time.sleep(1.0)  # some orders go through
+        lines = demo.wait_for_line("services ready", timeout=25)
+        [url] = [word for line in lines for word in line.split() if word.startswith("nats://")]
+        asyncio.run(_an_order_completes(url, timeout=20))  # every service took part
         demo.process.send_signal(signal.SIGINT)
         returncode, output = demo.finish(timeout=20)
     finally:

@@ -72,16 +72,20 @@ def test_a_cycle_in_the_references_does_not_hang_or_lose_spans() -> None:
 
 
 def test_links_pull_in_other_traces_but_not_other_workflows() -> None:
-    send = span("send batch.in", message_id="m1")
-    other = span("send batch.in", message_id="m9", correlation="wf-2")
+    # As the pull path builds them: the fetch's receive span is a root in its own
+    # trace, carries no correlation ID and links to the send of every message in the
+    # batch; each process span is a child of its send (policy auto), not of the receive.
+    send = span("send batch.in", service="orders", message_id="m1")
+    other = span("send batch.in", service="orders", message_id="m9", correlation="wf-2")
     receive = span("receive BATCH/worker", links=(send, other), correlation=None, start_ms=1)
-    process = span("process batch.in", parent=receive, links=(send,), message_id="m1", start_ms=2)
-    unrelated = span("process batch.in", parent=receive, message_id="m9", correlation="wf-2")
+    process = span("process batch.in", parent=send, message_id="m1", start_ms=2)
+    unrelated = span("process batch.in", parent=other, message_id="m9", correlation="wf-2")
 
     flow = reconstruct_flow([send, other, receive, process, unrelated], "wf-1")
 
+    # The receive trace mentions no workflow: only the link from it to the send joins it.
     assert {s.span_id for s in flow.spans} == {send.span_id, receive.span_id, process.span_id}
-    assert len(flow.trace_ids) == 2
+    assert flow.trace_ids == [send.trace_id, receive.trace_id]
 
 
 def test_a_fetch_hangs_under_the_send_it_returned_and_does_not_start_the_clock() -> None:

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import nats
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+import natstrace
+from natstrace.embedded_server import EmbeddedNatsServer
 from natstrace.flow import (
+    JsonLinesSpanExporter,
     NoSpansError,
     Span,
     build_topology,
     find_orphans,
     find_slow,
     flow_to_dict,
+    read_files,
     reconstruct_flow,
 )
 
@@ -129,3 +137,38 @@ def test_slow_ranks_hops_by_duration_and_latency(workflow_spans: list[Span]) -> 
     assert report.slowest[0].consumer.service == "payments"
     latencies = [hop.delivery_latency_ns for hop in report.longest_latency]
     assert latencies == sorted(latencies, reverse=True)  # type: ignore[type-var]
+
+
+async def test_a_pulled_batch_joins_the_workflow_through_the_receive_link(
+    nats_server: EmbeddedNatsServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "pull.jsonl"
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(path)))
+    raw = await nats.connect(nats_server.url)
+    js = natstrace.instrument(raw, tracer_provider=provider).jetstream()
+    await js.add_stream(name="FLOWPULL", subjects=["flowpull.*"])
+    try:
+        for workflow in ("batch-1", "batch-2"):
+            with natstrace.correlation_scope(workflow):
+                await js.publish("flowpull.in", workflow.encode())
+        sub = await js.pull_subscribe("flowpull.*", durable="worker")
+        handled = [msg.data for msg in await sub.fetch(2, timeout=2)]
+        await sub.unsubscribe()
+    finally:
+        await js.delete_stream("FLOWPULL")
+        await raw.close()
+        provider.shutdown()
+    assert handled == [b"batch-1", b"batch-2"]
+
+    flow = reconstruct_flow(read_files([path]).spans, "batch-1")
+
+    by_operation = {s.name.partition(" ")[0]: s for s in flow.spans}
+    assert sorted(by_operation) == ["process", "receive", "send"]
+    receive = by_operation["receive"]
+    # The receive span mentions no workflow and shares no trace with it: only its link
+    # to the send brings it in.
+    assert receive.conversation_id is None
+    assert receive.trace_id != by_operation["send"].trace_id
+    assert by_operation["process"].trace_id == by_operation["send"].trace_id
+    assert {s.conversation_id for s in flow.spans} == {"batch-1", None}

@@ -8,8 +8,10 @@ import asyncio
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
 from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
+from natstrace.testing import eventually
 from tests.conftest import Traced
 from tests.jetstream.conftest import Stream
 
@@ -64,11 +66,14 @@ async def test_subscribe_bind_callback_to_a_durable(traced: Traced, stream: Stre
     sub = await stream.js.subscribe_bind(stream.name, info.config, info.name, cb=handle)
     await _publish(stream, count)
     await asyncio.wait_for(done.wait(), 5)
-    await asyncio.sleep(0.05)
 
+    def all_ended() -> list[ReadableSpan]:
+        processes = _processes(traced, stream.wildcard)
+        assert len(processes) == count
+        return processes
+
+    processes = await eventually(all_ended)
     sends = _sends(traced)
-    processes = _processes(traced, stream.wildcard)
-    assert len(processes) == count
     assert handled == [format(p.context.span_id, "016x") for p in processes]
     for seq, process in enumerate(processes, start=1):
         assert process.kind is SpanKind.CONSUMER
@@ -84,7 +89,11 @@ async def test_subscribe_bind_callback_to_a_durable(traced: Traced, stream: Stre
         traced.sample("natstrace_consumer_pending_messages", stream=stream.name, consumer="bound")
         == 0
     )
-    assert (await sub.consumer_info()).num_ack_pending == 0
+
+    async def acked() -> None:  # the server applies acks after answering earlier requests
+        assert (await sub.consumer_info()).num_ack_pending == 0
+
+    await eventually(acked)
     await sub.unsubscribe()
 
 

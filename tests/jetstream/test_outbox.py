@@ -3,8 +3,13 @@ and marking the row sent, the replay de-duplicated, the event processed once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 from opentelemetry import trace
@@ -88,3 +93,73 @@ async def test_crash_and_replay_is_processed_exactly_once(traced: Traced, stream
     assert process.context.trace_id == writer_span.context.trace_id
     assert not trace.get_current_span().get_span_context().is_valid
     await sub.unsubscribe()
+
+
+# The writer's process: one request writes the order and its event, then the process
+# stops before any relay ran. Prints the writer span's trace and span IDs.
+_WRITER = textwrap.dedent(
+    """
+    import json, sqlite3, sys
+    from opentelemetry.sdk.trace import TracerProvider
+    import natstrace
+    from natstrace import outbox
+
+    tracer = TracerProvider().get_tracer("orders")
+    db = sqlite3.connect(sys.argv[1])
+    with (
+        tracer.start_as_current_span("POST /orders") as writer,
+        natstrace.correlation_scope("req-7"),
+        db,
+    ):
+        db.execute(
+            "CREATE TABLE outbox (id INTEGER PRIMARY KEY, subject TEXT, payload BLOB,"
+            " headers TEXT, sent INTEGER DEFAULT 0)"
+        )
+        headers = outbox.capture()
+        db.execute(
+            "INSERT INTO outbox (subject, payload, headers) VALUES (?, ?, ?)",
+            (sys.argv[2], b'{"order": 8}', json.dumps(headers)),
+        )
+    context = writer.get_span_context()
+    print(f"{context.trace_id:032x} {context.span_id:016x}")
+    """
+)
+
+
+async def test_a_relay_after_a_restart_links_to_the_writer_and_the_consumer_continues_its_trace(
+    traced: Traced, stream: Stream, tmp_path: Path
+) -> None:
+    path = tmp_path / "outbox.db"
+    written = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", _WRITER, str(path), stream.subject()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    writer_trace, writer_span = written.stdout.split()
+
+    # This process never saw the writer's span: all it has is the stored row.
+    db = sqlite3.connect(path)
+    assert await _relay(db, stream, crash_after_publish=False) == [False]
+    [(stored,)] = db.execute("SELECT headers FROM outbox").fetchall()
+    headers = json.loads(stored)
+    sub = await stream.js.pull_subscribe(stream.wildcard, durable="shipping")
+    for msg in await sub.fetch(1, timeout=1):
+        assert natstrace.current_correlation().correlation_id == "req-7"
+        await msg.ack()
+    await sub.unsubscribe()
+
+    send = traced.span(f"send {stream.subject()}")
+    assert send.parent is None, "the relay is not part of the request's trace"
+    assert format(send.context.trace_id, "032x") != writer_trace
+    assert [
+        (format(link.context.trace_id, "032x"), format(link.context.span_id, "016x"))
+        for link in send.links
+    ] == [(writer_trace, writer_span)]
+    assert send.attributes["messaging.message.id"] == headers["Nats-Msg-Id"]
+    assert send.attributes["messaging.message.conversation_id"] == "req-7"
+    process = traced.span(f"process {stream.wildcard}")
+    assert format(process.context.trace_id, "032x") == writer_trace, "continues the request"
+    assert format(process.parent.span_id, "016x") == writer_span

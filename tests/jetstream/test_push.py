@@ -6,8 +6,10 @@ import asyncio
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
 
 import natstrace
+from natstrace.testing import eventually
 from tests.conftest import Traced
 from tests.jetstream.conftest import Stream
 
@@ -32,11 +34,14 @@ async def test_callback_messages_are_processed_and_auto_acked_in_their_span(
     for n in range(count):
         await stream.js.publish(stream.subject(), str(n).encode())
     await asyncio.wait_for(done.wait(), 5)
-    await asyncio.sleep(0.05)
 
+    def all_ended() -> list[ReadableSpan]:
+        processes = [s for s in traced.spans() if s.name == f"process {stream.wildcard}"]
+        assert len(processes) == count
+        return processes
+
+    processes = await eventually(all_ended)
     sends = {s.context.span_id: s for s in traced.spans() if s.name.startswith("send")}
-    processes = [s for s in traced.spans() if s.name == f"process {stream.wildcard}"]
-    assert len(processes) == count
     assert {p.parent.span_id for p in processes} == set(sends)
     assert sorted(seen) == sorted(format(p.context.trace_id, "032x") for p in processes)
     assert all([e.name for e in p.events] == ["ack"] for p in processes), "ack inside the span"
@@ -45,9 +50,13 @@ async def test_callback_messages_are_processed_and_auto_acked_in_their_span(
         "messaging_consumer_group_name": "auto",
     }
     assert traced.sample("natstrace_settlements_total", outcome="ack", **labels) == count
-    info = await sub.consumer_info()
-    assert info.num_ack_pending == 0, "nats-py's auto-ack still reached the server"
-    assert info.num_redelivered == 0
+
+    async def acked() -> None:  # the server applies acks after answering earlier requests
+        info = await sub.consumer_info()
+        assert info.num_ack_pending == 0, "nats-py's auto-ack still reached the server"
+        assert info.num_redelivered == 0
+
+    await eventually(acked)
     await sub.unsubscribe()
 
 
@@ -62,8 +71,8 @@ async def test_manual_ack_callback_is_not_acked_by_natstrace(
     sub = await stream.js.subscribe(stream.wildcard, durable="manual", cb=handle, manual_ack=True)
     await stream.js.publish(stream.subject(), b"x")
     await asyncio.wait_for(done.wait(), 5)
-    await asyncio.sleep(0.05)
-    assert traced.span(f"process {stream.wildcard}").events == ()
+    process = await eventually(lambda: traced.span(f"process {stream.wildcard}"))
+    assert process.events == ()
     assert (await sub.consumer_info()).num_ack_pending == 1
     await sub.unsubscribe()
 

@@ -7,23 +7,32 @@ a new trace linked to the producer only, so no trace grows with redeliveries.
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from nats.js.api import ConsumerConfig
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
+from prometheus_client.openmetrics.exposition import generate_latest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
+from natstrace.testing import eventually
 from tests.conftest import Traced
 from tests.jetstream.conftest import Stream
 
 pytestmark = pytest.mark.integration
 
 
+def _processes(traced: Traced, stream: Stream) -> list[ReadableSpan]:
+    return sorted(
+        (s for s in traced.spans() if s.name == f"process {stream.wildcard}"),
+        key=lambda s: s.start_time or 0,
+    )
+
+
 def _check_three_deliveries(traced: Traced, stream: Stream, group: str, last: str) -> None:
     send = traced.span(f"send {stream.subject()}")
-    processes = sorted(
-        (s for s in traced.spans() if s.name == f"process {stream.wildcard}"),
-        key=lambda s: s.start_time,
-    )
+    processes = _processes(traced, stream)
     counts = [p.attributes["natstrace.jetstream.delivery_count"] for p in processes]
     assert counts == [1, 2, 3]
     first, *again = processes
@@ -45,7 +54,11 @@ def _check_three_deliveries(traced: Traced, stream: Stream, group: str, last: st
     assert traced.sample("natstrace_delivery_latency_seconds_count", **labels) == 3
 
 
-async def test_push_nak_twice_then_ack(traced: Traced, stream: Stream) -> None:
+async def _push_nak_twice_then_ack(
+    traced: Traced, stream: Stream, durable: str
+) -> list[ReadableSpan]:
+    """One message, nak-ed on its first two deliveries and acked on the third; the
+    three process spans, once they ended."""
     done = asyncio.Event()
 
     async def handle(msg):
@@ -55,11 +68,60 @@ async def test_push_nak_twice_then_ack(traced: Traced, stream: Stream) -> None:
             await msg.ack()
             done.set()
 
-    await stream.js.subscribe(stream.wildcard, durable="naky", cb=handle, manual_ack=True)
+    await stream.js.subscribe(stream.wildcard, durable=durable, cb=handle, manual_ack=True)
     await stream.js.publish(stream.subject(), b"x")
     await asyncio.wait_for(done.wait(), 5)
-    await asyncio.sleep(0.05)
+
+    def all_ended() -> list[ReadableSpan]:
+        processes = _processes(traced, stream)
+        assert len(processes) == 3
+        return processes
+
+    return await eventually(all_ended)
+
+
+async def test_push_nak_twice_then_ack(traced: Traced, stream: Stream) -> None:
+    await _push_nak_twice_then_ack(traced, stream, "naky")
     _check_three_deliveries(traced, stream, "naky", "ack")
+
+
+def _exemplars(traced: Traced, sample: str, **labels: str) -> list[tuple[float, str]]:
+    """(time, trace ID) of the exemplars on ``sample``'s series with ``labels``, oldest first."""
+    found = []
+    for family in text_string_to_metric_families(generate_latest(traced.registry).decode()):
+        for s in family.samples:
+            if s.name == sample and s.exemplar and labels.items() <= s.labels.items():
+                found.append((s.exemplar.timestamp or 0.0, s.exemplar.labels["trace_id"]))
+    return sorted(found)
+
+
+async def test_jetstream_metrics_carry_the_trace_of_their_delivery_as_exemplar(
+    traced: Traced, stream: Stream
+) -> None:
+    processes = await _push_nak_twice_then_ack(traced, stream, "exemplary")
+    first, second, third = (format(p.context.trace_id, "032x") for p in processes)
+    assert len({first, second, third}) == 3, "each delivery its own trace"
+    labels = {"messaging_destination_name": stream.wildcard}
+    group = {**labels, "messaging_consumer_group_name": "exemplary"}
+    settle = {**labels, "messaging_operation_name": "settle"}
+    # A counter's exemplar is its latest increment: the last redelivery, the last nak.
+    assert [t for _, t in _exemplars(traced, "natstrace_redeliveries_total", **group)] == [third]
+    assert [
+        t for _, t in _exemplars(traced, "natstrace_settlements_total", outcome="nak", **group)
+    ] == [second]
+    assert [
+        t for _, t in _exemplars(traced, "natstrace_settlements_total", outcome="ack", **group)
+    ] == [third]
+    # A histogram keeps the latest exemplar of each bucket: deliveries of this message only,
+    # the newest the third.
+    for sample, series in (
+        ("natstrace_delivery_latency_seconds_bucket", group),
+        ("messaging_client_operation_duration_seconds_bucket", settle),
+    ):
+        exemplars = _exemplars(traced, sample, **series)
+        assert exemplars, sample
+        assert {t for _, t in exemplars} <= {first, second, third}, sample
+        assert exemplars[-1][1] == third, sample
 
 
 async def test_pull_nak_twice_then_term(traced: Traced, stream: Stream) -> None:
@@ -86,21 +148,23 @@ async def test_handler_raising_every_time_stops_at_max_deliver(
         attempts.append(msg.metadata.num_delivered)
         raise ValueError("cannot handle")
 
+    # The server announces that the message ran out of deliveries when the third
+    # one's ack wait expires, where a fourth delivery would otherwise be sent.
+    exhausted = await traced.raw.subscribe(
+        f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream.name}.poison"
+    )
     config = ConsumerConfig(max_deliver=3, ack_wait=0.2)
     await stream.js.subscribe(stream.wildcard, durable="poison", cb=poison, config=config)
     await stream.js.publish(stream.subject(), b"x")
-    for _ in range(60):
-        if len(attempts) >= 3:
-            break
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.6)  # one more ack_wait: a fourth delivery would have arrived
+    advisory = json.loads((await exhausted.next_msg(timeout=5)).data)
+    assert (advisory["stream_seq"], advisory["deliveries"]) == (1, 3)
     assert attempts == [1, 2, 3]
 
-    processes = sorted(
-        (s for s in traced.spans() if s.name == f"process {stream.wildcard}"),
-        key=lambda s: s.start_time,
-    )
-    assert len(processes) == 3
+    def all_reported() -> None:  # each span ends, then nats-py calls error_cb
+        assert len(_processes(traced, stream)) == len(traced.errors) == 3
+
+    await eventually(all_reported)
+    processes = _processes(traced, stream)
     assert all(p.status.status_code is StatusCode.ERROR for p in processes)
     assert all(p.attributes["error.type"] == "ValueError" for p in processes)
     assert all(p.events[0].name == "exception" for p in processes)

@@ -7,9 +7,10 @@ import asyncio
 
 import pytest
 from nats.errors import NoRespondersError, TimeoutError
+from opentelemetry.trace import StatusCode
 
-from natstrace.testing import subscriptions_ready
-from tests.conftest import Services
+from natstrace.testing import eventually, subscriptions_ready
+from tests.conftest import Services, Traced
 from tests.support.otlp_receiver import OtlpReceiver
 
 pytestmark = pytest.mark.integration
@@ -91,3 +92,66 @@ async def test_no_responders_and_timeouts_mark_the_request_span_failed(
         )
         == 1
     )
+
+
+async def test_no_responders_inside_a_handler_fails_the_request_span_not_the_handling(
+    traced: Traced,
+) -> None:
+    caught: list[BaseException] = []
+
+    async def with_fallback(msg):
+        try:
+            await traced.nc.request("stock.nobody", b"", timeout=30)
+        except NoRespondersError as error:  # nats-py's own error, at once, not a timeout
+            caught.append(error)
+
+    async def without_fallback(msg):
+        await traced.nc.request("stock.nobody", b"", timeout=30)
+
+    await traced.nc.subscribe("orders.lenient", cb=with_fallback)
+    await traced.nc.subscribe("orders.strict", cb=without_fallback)
+    await traced.nc.publish("orders.lenient", b"")
+    await traced.nc.publish("orders.strict", b"")
+
+    def handled() -> None:  # each process span ends, then nats-py calls error_cb
+        assert [s.name for s in traced.spans()].count("request stock.nobody") == 2
+        assert traced.span("process orders.lenient") and traced.span("process orders.strict")
+        assert traced.errors
+
+    await eventually(handled)
+    assert [type(e) for e in caught] == [NoRespondersError]
+    assert [type(e) for e in traced.errors] == [NoRespondersError], "reaches error_cb as untraced"
+    lenient = traced.span("process orders.lenient")
+    strict = traced.span("process orders.strict")
+    assert lenient.status.status_code is StatusCode.UNSET, "the handler coped"
+    assert strict.status.status_code is StatusCode.ERROR
+    assert strict.attributes["error.type"] == "NoRespondersError"
+    requests = [s for s in traced.spans() if s.name == "request stock.nobody"]
+    for process in (lenient, strict):
+        mine = [r for r in requests if r.parent and r.parent.span_id == process.context.span_id]
+        assert len(mine) == 1, "made inside the handler: a child of its process span"
+        request = mine[0]
+        assert request.context.trace_id == process.context.trace_id
+        assert request.status.status_code is StatusCode.ERROR
+        assert request.attributes["error.type"] == "NoRespondersError"
+        # Still part of the workflow, caused by the handled message.
+        assert (
+            request.attributes["messaging.message.conversation_id"]
+            == (process.attributes["messaging.message.conversation_id"])
+        )
+        assert (
+            request.attributes["natstrace.causation_id"]
+            == (process.attributes["messaging.message.id"])
+        )
+    labels = {"messaging_operation_name": "request", "error_type": "NoRespondersError"}
+    assert (
+        traced.sample(
+            "messaging_client_sent_messages_total",
+            messaging_system="nats",
+            messaging_destination_name="stock.nobody",
+            **labels,
+        )
+        == 2
+    )
+    assert traced.consumed("orders.strict", error="NoRespondersError") == 1
+    assert traced.consumed("orders.lenient") == 1

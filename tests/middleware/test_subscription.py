@@ -11,6 +11,7 @@ from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 import natstrace
+from natstrace.testing import eventually
 from tests.conftest import Traced
 
 pytestmark = pytest.mark.integration
@@ -79,9 +80,11 @@ async def test_handler_exception_marks_the_span_and_reaches_nats_error_cb(traced
     await traced.nc.subscribe("fail.here", queue="q", cb=broken)
     await traced.nc.publish("fail.here", b"x")
     await asyncio.wait_for(handled.wait(), 2)
-    await traced.nc.flush()
-    await asyncio.sleep(0.05)
 
+    def reported() -> None:  # the span ends, then nats-py calls error_cb
+        assert traced.errors
+
+    await eventually(reported)
     span = traced.span("process fail.here")
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == "ValueError"
@@ -114,9 +117,8 @@ async def test_cancelled_handler_span_ends_with_error(traced: Traced) -> None:
     await traced.nc.publish("hang.forever", b"x")
     await asyncio.wait_for(started.wait(), 2)
     await sub.unsubscribe()  # cancels nats-py's callback task
-    await asyncio.sleep(0.05)
 
-    span = traced.span("process hang.forever")
+    span = await eventually(lambda: traced.span("process hang.forever"))
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == "CancelledError"
     assert (
@@ -141,9 +143,11 @@ async def test_span_names_and_labels_use_templates(traced: Traced) -> None:
         await traced.nc.publish(f"orders.{order}.created", b"")
     for _ in range(3):
         await asyncio.wait_for(got.get(), 2)
-    await traced.nc.flush()
-    await asyncio.sleep(0.05)
 
+    def all_ended() -> None:
+        assert [s.name for s in traced.spans()].count("process orders.>") == 3
+
+    await eventually(all_ended)
     names = {s.name for s in traced.spans()}
     assert names == {"send orders.*.created", "process orders.>"}
     assert (

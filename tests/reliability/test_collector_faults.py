@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import nats
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
@@ -27,15 +28,22 @@ from natstrace.tracing.setup import TracingPipeline, build_span_processor
 from tests.support.otlp_receiver import OtlpReceiver
 
 MESSAGES = 3_000
+ROUNDS = 2
 QUEUE = 512
 SETTINGS = Settings(span_queue_size=QUEUE, span_batch_size=128)
 
 
 @pytest.fixture(scope="module")
-def collectors() -> Iterator[dict[str, str]]:
+def receiver() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def collectors(receiver: OtlpReceiver) -> Iterator[dict[str, str]]:
     """OTLP/HTTP endpoints: a real receiver, a closed port, and a black hole that
     accepts connections and never answers."""
-    receiver = OtlpReceiver().start()
     hole = socket.socket()
     hole.bind(("127.0.0.1", 0))
     hole.listen(64)
@@ -45,16 +53,16 @@ def collectors() -> Iterator[dict[str, str]]:
         "black hole": f"http://127.0.0.1:{hole.getsockname()[1]}/v1/traces",
     }
     hole.close()
-    receiver.stop()
 
 
 class Run:
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, name: str) -> None:
         self.registry = CollectorRegistry()
         self.metrics = NatstraceMetrics(self.registry, service_name="rel")
         exporter = OTLPSpanExporter(endpoint=endpoint, timeout=2)
         self.processor = build_span_processor(SETTINGS, exporter, self.metrics.count_spans_dropped)
-        self.provider = TracerProvider()
+        # The run's name as service.name: the receiver tells the runs' spans apart.
+        self.provider = TracerProvider(resource=Resource.create({"service.name": name}))
         self.provider.add_span_processor(self.processor)
         self.errors: list[BaseException] = []
         self.seconds = 0.0
@@ -103,21 +111,31 @@ class Run:
 
 
 async def test_a_dead_or_silent_collector_costs_the_flow_nothing(
-    collectors: dict[str, str], caplog: pytest.LogCaptureFixture
+    collectors: dict[str, str], receiver: OtlpReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
+    # Best of two interleaved rounds: a load spike on a shared machine slows one run,
+    # rarely the same scenario in both rounds.
+    seconds: dict[str, float] = {}
     with EmbeddedNatsServer(jetstream=False) as server:
-        await Run(collectors["up"]).messages(server.url, 500)  # warm up
-        runs = {name: Run(endpoint) for name, endpoint in collectors.items()}
-        for name, run in runs.items():
-            assert await run.messages(server.url, MESSAGES) == MESSAGES, name
-            assert run.errors == [], name
-    up = runs["up"].seconds
+        await Run(collectors["up"], "warm-up").messages(server.url, 500)
+        for round_ in range(ROUNDS):
+            runs = {
+                name: Run(endpoint, f"{name} {round_}") for name, endpoint in collectors.items()
+            }
+            for name, run in runs.items():
+                assert await run.messages(server.url, MESSAGES) == MESSAGES, name
+                assert run.errors == [], name
+                assert run.max_queued <= QUEUE, "the queue has a bound"
+                seconds[name] = min(seconds.get(name, run.seconds), run.seconds)
+            if round_ < ROUNDS - 1:  # the last round's pipelines are checked below
+                for run in runs.values():
+                    TracingPipeline(run.provider, run.processor).shutdown(1.0)
+    up = seconds["up"]
     for name in ("down", "black hole"):
         run = runs[name]
         # The soak script holds this to 10%; a short run on a shared machine is noisy.
-        assert run.seconds <= up * 2.0, f"{name}: {run.seconds:.3f}s vs up {up:.3f}s"
-        assert run.max_queued <= QUEUE, "the queue has a bound"
+        assert seconds[name] <= up * 2.0, f"{name}: {seconds[name]:.3f}s vs up {up:.3f}s"
         assert run.dropped("queue_full") == run.processor.dropped > 0, name
 
     hole = runs["black hole"]
@@ -127,10 +145,17 @@ async def test_a_dead_or_silent_collector_costs_the_flow_nothing(
     assert flushed is False
     for name in ("up", "down"):
         TracingPipeline(runs[name].provider, runs[name].processor).shutdown(5.0)
-    assert runs["up"].dropped("queue_full") == 0 or runs["up"].processor.dropped > 0
+    # A live collector loses nothing in export: each span (a send and a process per
+    # message) was received or dropped from the full queue and counted.
+    live = runs["up"]
+    received = sum(1 for span in receiver.spans if span.service_name == f"up {ROUNDS - 1}")
+    assert live.dropped("export_failed") == 0
+    assert live.dropped("queue_full") == live.processor.dropped
+    assert received + live.processor.dropped == 2 * MESSAGES, (received, live.processor.dropped)
     assert runs["down"].dropped("export_failed") > 0, "failed exports are counted"
 
     # No log flood: no per-span line from the SDK, one natstrace warning per processor.
     texts = [record.getMessage() for record in caplog.records]
     assert not [t for t in texts if "Queue full" in t]
-    assert len([t for t in texts if "span export queue full" in t]) <= len(runs) + 1
+    processors = 1 + ROUNDS * len(runs)
+    assert len([t for t in texts if "span export queue full" in t]) <= processors

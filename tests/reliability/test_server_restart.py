@@ -9,9 +9,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import nats.errors
-from nats.js.api import ConsumerConfig
+from nats.js.api import ConsumerConfig, ConsumerInfo
 
 from natstrace.embedded_server import EmbeddedNatsServer
+from natstrace.testing import eventually
 from tests.reliability.conftest import connect_instrumented
 
 STORED = 300
@@ -55,7 +56,7 @@ async def test_restart_mid_stream(tmp_path: Path) -> None:
         await _until(lambda: len(handled) >= STORED // 3, 20)
 
         server.kill()  # a crash, no clean shutdown
-        await asyncio.sleep(0.5)
+        await _until(lambda: not nc.is_connected, 10)  # the client noticed: down for real
         server.start()
 
         await _until(lambda: len(handled) == STORED, 30)
@@ -66,12 +67,13 @@ async def test_restart_mid_stream(tmp_path: Path) -> None:
 
         # Acks still on their way, or lost in the crash and so redelivered: wait for
         # the consumer to settle, then check.
-        for _ in range(100):
-            final = await js.consumer_info("REL", "rel")
-            if final.num_ack_pending == 0 and final.num_pending == 0:
-                break
-            await asyncio.sleep(0.1)
-        assert final.num_ack_pending == 0 and final.ack_floor.stream_seq == STORED
+        async def settled() -> ConsumerInfo:
+            info = await js.consumer_info("REL", "rel")
+            assert info.num_ack_pending == 0 and info.num_pending == 0
+            return info
+
+        final = await eventually(settled, timeout=10)
+        assert final.ack_floor.stream_seq == STORED
         assert set(handled) == set(range(1, STORED + 1)), "every stored message handled"
         # Handled more than once only when redelivered (its ack had not landed).
         for seq, times in handled.items():

@@ -21,6 +21,7 @@ import natstrace
 from natstrace.config import Trust
 from natstrace.embedded_server import EmbeddedNatsServer
 from natstrace.metrics import NatstraceMetrics, start_http_server
+from natstrace.testing import eventually
 from tests.reliability.conftest import Instrumented
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -102,12 +103,25 @@ async def test_message_bodies_never_reach_spans_logs_or_metrics(
     await js.publish("priv.js", MARKER)
     await instrumented.nc.publish("priv.in", MARKER)
     await asyncio.wait_for(done.wait(), 5)
-    await asyncio.sleep(0.2)
+    # Every span of the flow, the failing handler's (it ends after done is set) included.
+    expected = [
+        "process priv.in",
+        "process priv.reply",
+        "request priv.reply",
+        "send _INBOX",
+        "send priv.in",
+        "send priv.js",
+    ]
+
+    def all_ended() -> None:
+        assert sorted(span.name for span in instrumented.spans()) == expected
+
+    await eventually(all_ended)
     await js.delete_stream("PRIV")
 
     marker = MARKER.decode()
     spans = instrumented.spans()
-    assert len(spans) >= 5
+    assert len(spans) == 6
     for span in spans:
         assert marker not in span.to_json(), span.name
     assert not [r for r in caplog.records if marker in r.getMessage()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import urllib.request
@@ -23,6 +24,10 @@ from natstrace.servertrace import ServerTraceCollector
 SPAN_WAIT = 5.0
 
 
+CLUSTER_ATTEMPTS = 3
+_PORT_TAKEN = "address already in use"
+
+
 def _route_count(server: EmbeddedNatsServer) -> int:
     url = f"http://{server.host}:{server.monitor_port}/routez"
     with urllib.request.urlopen(url, timeout=1) as response:
@@ -30,35 +35,64 @@ def _route_count(server: EmbeddedNatsServer) -> int:
         return count
 
 
+def _start_cluster(servers: list[EmbeddedNatsServer]) -> None:
+    """Start A, B, C (appended to ``servers`` before they start, so their logs can be
+    read after a failure) and wait until each has routes to the other two."""
+    cluster_ports = [free_port() for _ in range(3)]
+    for index, name in enumerate("ABC"):
+        routes = ", ".join(
+            f'"nats-route://127.0.0.1:{port}"'
+            for other, port in enumerate(cluster_ports)
+            if other != index
+        )
+        config = (
+            f'cluster {{ name: "tc", listen: "127.0.0.1:{cluster_ports[index]}", '
+            f"routes: [{routes}] }}"
+        )
+        server = EmbeddedNatsServer(
+            jetstream=False, name=name, config=config, monitor_port=free_port()
+        )
+        servers.append(server)
+        server.start()
+    deadline = time.monotonic() + 10
+    while True:
+        # A server is ready once its client port answers; losing its route port
+        # to another process kills it a moment later.
+        dead = [s.name for s in servers if not s.running]
+        if dead:
+            raise RuntimeError(f"nats-server {dead} exited")
+        with contextlib.suppress(OSError):
+            if all(_route_count(s) >= 2 for s in servers):
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError("routes did not come up:\n" + servers[0].log_tail())
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[list[EmbeddedNatsServer]]:
-    """Servers A, B, C in cluster ``tc``, full mesh of routes, up and routed."""
-    cluster_ports = [free_port() for _ in range(3)]
-    servers = []
-    try:
-        for index, name in enumerate("ABC"):
-            routes = ", ".join(
-                f'"nats-route://127.0.0.1:{port}"'
-                for other, port in enumerate(cluster_ports)
-                if other != index
-            )
-            config = (
-                f'cluster {{ name: "tc", listen: "127.0.0.1:{cluster_ports[index]}", '
-                f"routes: [{routes}] }}"
-            )
-            server = EmbeddedNatsServer(
-                jetstream=False, name=name, config=config, monitor_port=free_port()
-            )
-            servers.append(server.start())
-        deadline = time.monotonic() + 10
-        while not all(_route_count(s) >= 2 for s in servers):
-            if time.monotonic() > deadline:
-                raise TimeoutError("routes did not come up:\n" + servers[0].log_tail())
-            time.sleep(0.05)
-        yield servers
-    finally:
-        for server in servers:
-            server.close()
+    """Servers A, B, C in cluster ``tc``, full mesh of routes, up and routed.
+
+    The ports are free when picked, but another process on the machine can take
+    one before the server binds it: then the whole cluster starts again on new ports.
+    """
+    for attempt in range(1, CLUSTER_ATTEMPTS + 1):
+        servers: list[EmbeddedNatsServer] = []
+        try:
+            _start_cluster(servers)
+        except (RuntimeError, TimeoutError):
+            lost_a_port = any(_PORT_TAKEN in s.log_tail(200) for s in servers)
+            for server in servers:
+                server.close()
+            if lost_a_port and attempt < CLUSTER_ATTEMPTS:
+                continue
+            raise
+        try:
+            yield servers
+        finally:
+            for server in servers:
+                server.close()
+        return
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 
 from natstrace.embedded_server import EmbeddedNatsServer
+from natstrace.testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,15 @@ async def test_sampled_traceparent_is_traced_without_trace_dest(
             await nc.publish("st.sampled", b"traced", headers=sampled)
             await nc.flush()
             spans = await harness.spans(1)
-            await asyncio.sleep(0.2)
+            # The raw capture gets the events in the server's order: once the sampled
+            # message's event is in, one for the earlier unsampled message would be too.
+            trace_id = sampled["traceparent"].split("-")[1]
+
+            def captured() -> None:
+                assert any(trace_id.encode() in payload for payload, _ in harness.raw)
+
+            await eventually(captured)
+            assert len(harness.raw) == 1, "the unsampled message was not traced"
         finally:
             await nc.close()
             await harness.collector.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from collections.abc import Awaitable, Callable
@@ -11,9 +10,18 @@ from typing import Any
 import nats
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry
 
 from natstrace.embedded_server import EmbeddedNatsServer
-from natstrace.servertrace import TraceAssembler, build_spans, parse_trace_event, trace_headers
+from natstrace.servertrace import (
+    ServerTraceCollector,
+    TraceAssembler,
+    build_spans,
+    parse_trace_event,
+    trace_headers,
+)
+from natstrace.testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -66,13 +74,14 @@ async def test_hops_across_three_servers(
     try:
         await subscriber.subscribe("st.cluster.orders", cb=handler)
         await subscriber.flush()
-        # Interest crosses the routes asynchronously: wait until A forwards to C.
-        for _ in range(100):
+
+        # Interest crosses the routes asynchronously: probe until A forwards to C.
+        async def forwarded() -> None:
             await publisher.publish("st.cluster.orders", b"probe")
             await publisher.flush()
-            await asyncio.sleep(0.02)
-            if got:
-                break
+            assert got
+
+        await eventually(forwarded)
         send, headers = send_span("st.cluster.orders")
         headers.update(trace_headers("st.cluster.trace"))
         await publisher.publish("st.cluster.orders", b"real", headers=headers)
@@ -128,3 +137,31 @@ async def test_hops_across_three_servers(
         978307200_500_000_000
     )
     assert (shifted["C"].attributes or {})["natstrace.server.clock_adjustment_ns"] > 0
+
+    # C's report lost: A's alone times out incomplete. A delivered to nobody itself,
+    # yet the message reached C: it must not be counted as no-interest.
+    exporter = InMemorySpanExporter()
+    registry = CollectorRegistry()
+    lossy = ServerTraceCollector(None, "unused", exporter, registry=registry, timeout=0.05)
+    lossy.feed(upstream)
+
+    async def released() -> ReadableSpan:
+        await lossy.sweep()
+        spans = exporter.get_finished_spans()
+        assert len(spans) == 1
+        return spans[0]
+
+    alone = await eventually(released)
+    assert (alone.attributes or {})["natstrace.server.trace_complete"] is False
+    assert (alone.attributes or {})["natstrace.server.no_interest"] is False
+    assert (
+        registry.get_sample_value("natstrace_server_trace_messages_total", {"complete": "false"})
+        == 1
+    )
+    no_interest = [
+        sample
+        for family in registry.collect()
+        if family.name == "natstrace_server_no_interest"
+        for sample in family.samples
+    ]
+    assert no_interest == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 from collections.abc import Awaitable, Callable
@@ -15,6 +14,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from natstrace.embedded_server import EmbeddedNatsServer
 from natstrace.servertrace import trace_headers
+from natstrace.testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,11 @@ async def test_fanout_to_queue_group_and_plain_subscriber(
         await publisher.publish("st.orders.created", b"{}", headers=headers)
         await publisher.flush()
         [span] = await harness.spans(1)
-        await asyncio.sleep(0.1)
+
+        def delivered() -> None:
+            assert received["audit"] and (received["payments-1"] or received["payments-2"])
+
+        await eventually(delivered)
         client_ids = {name: nc.client_id for name, nc in connections.items()}
     finally:
         await publisher.close()

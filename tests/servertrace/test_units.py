@@ -135,6 +135,21 @@ def test_assembler_waits_for_every_remote_hop_then_times_out() -> None:
     )
 
 
+def test_a_forwarded_message_whose_downstream_report_is_lost_is_not_no_interest() -> None:
+    now = [0.0]
+    assembler = TraceAssembler(timeout=1.0, clock=lambda: now[0])
+    # Forwarded to another server, delivered to nobody here; that server's report never comes.
+    assert assembler.add(parse_trace_event(event(steps=[route("1")]))) == []
+    now[0] = 2.0
+    [message] = assembler.expire()
+    built = build_spans(message)
+    assert not message.complete
+    assert built.no_interest is False, "an incomplete trace cannot prove nobody got it"
+    [span] = built.spans
+    assert (span.attributes or {})["natstrace.server.no_interest"] is False
+    assert (span.attributes or {})["natstrace.server.trace_complete"] is False
+
+
 def test_assembler_drops_duplicates_and_separates_colliding_messages() -> None:
     assembler = TraceAssembler()
     assert len(assembler.add(parse_trace_event(event(seq=1)))) == 1

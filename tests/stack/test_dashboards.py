@@ -138,6 +138,6 @@ def test_every_panel_returns_data_from_contract_shaped_metrics(
         assert exemplars["status"] == "success"
         trace_ids = {e["labels"]["trace_id"] for s in exemplars["data"] for e in s["exemplars"]}
         assert trace_ids
-        assert all(len(t) == 32 and int(t, 16) >= 0 for t in trace_ids)
+        assert all(len(t) == 32 and int(t, 16) > 0 for t in trace_ids), "valid trace IDs"
     finally:
         server.stop()

@@ -17,8 +17,6 @@ import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from natstrace.embedded_server import free_port
-
 
 @dataclass(frozen=True)
 class ReceivedSpan:
@@ -63,12 +61,13 @@ class OtlpReceiver:
     def __init__(self) -> None:
         self._spans: list[ReceivedSpan] = []
         self._lock = threading.Lock()
-        self.grpc_port = free_port()
-        self.http_port = free_port()
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_GrpcService(self), self._grpc)
-        self._grpc.add_insecure_port(f"127.0.0.1:{self.grpc_port}")
-        self._http = ThreadingHTTPServer(("127.0.0.1", self.http_port), _http_handler(self))
+        # Port 0: the kernel picks a free port as it binds, so no other process can
+        # take it between picking and binding.
+        self.grpc_port: int = self._grpc.add_insecure_port("127.0.0.1:0")
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _http_handler(self))
+        self.http_port: int = self._http.server_address[1]
         self._http_thread = threading.Thread(target=self._http.serve_forever, daemon=True)
 
     @property
