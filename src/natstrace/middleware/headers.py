@@ -4,6 +4,11 @@ Headers from the wire are untrusted. :func:`read_incoming` keeps only values
 that their specification allows (W3C trace context and baggage limits, the ID
 charset of :mod:`natstrace.tracing.correlation`) and names the headers it
 dropped, so they can be counted. Nothing here raises on bad input.
+
+Names are matched case-insensitively both ways: :func:`read_incoming` finds a
+``Traceparent`` as Go clients write it, and :func:`copy_outgoing` files a
+caller's ``correlation-id`` under ``Correlation-Id``, so one message never carries
+two spellings of a contract header.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ __all__ = [
     "TRACEPARENT",
     "TRACESTATE",
     "IncomingHeaders",
+    "copy_outgoing",
     "read_incoming",
 ]
 
@@ -102,3 +108,26 @@ def read_incoming(headers: Mapping[str, str] | None) -> IncomingHeaders:
     return IncomingHeaders(
         trace, kept.get(MSG_ID), kept.get(CORRELATION_ID), kept.get(CAUSATION_ID), tuple(invalid)
     )
+
+
+def copy_outgoing(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """natstrace's copy of a caller's headers, with the contract headers under the
+    contract's spelling; the caller's mapping is left as it was.
+
+    Names are matched case-insensitively, as on the way in: a caller's
+    ``correlation-id`` or ``nats-msg-id`` is honoured as ``Correlation-Id`` or
+    ``Nats-Msg-Id``, and a caller's ``Traceparent`` is the ``traceparent`` that the
+    send span's context replaces. When a caller gives one header in two spellings,
+    the contract's spelling wins, else the first given; the others are dropped.
+    """
+    if not headers:
+        return {}
+    copied = dict(headers)
+    for key in headers:
+        if key in CONTRACT_HEADERS:
+            continue
+        name = _LOWER_TO_CONTRACT.get(key.lower())
+        if name is not None:
+            value = copied.pop(key)
+            copied.setdefault(name, value)
+    return copied
