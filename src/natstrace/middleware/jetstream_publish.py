@@ -26,6 +26,7 @@ from nats.js.errors import APIError
 from opentelemetry.trace import Span
 
 from natstrace.middleware.headers import copy_outgoing
+from natstrace.middleware.payload_limit import check_max_payload
 from natstrace.middleware.pipeline import Pipeline
 from natstrace.middleware.types import OutgoingMessage, PublishApp
 from natstrace.tracing import semconv as sc
@@ -147,6 +148,7 @@ class JetStreamPublisher:
                 handoff.set_result(False)
 
     async def _send(self, message: OutgoingMessage) -> PubAck:
+        check_max_payload(message.payload, message.headers, self._pipeline.nc.max_payload)
         return await _acked(
             message.span,
             self._js.publish(
@@ -155,6 +157,7 @@ class JetStreamPublisher:
         )
 
     async def _send_async(self, message: OutgoingMessage) -> PubAck:
+        check_max_payload(message.payload, message.headers, self._pipeline.nc.max_payload)
         future = await self._js.publish_async(
             message.subject, message.payload, wait_stall=message.wait_stall, headers=message.headers
         )
