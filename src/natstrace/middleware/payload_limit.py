@@ -38,8 +38,10 @@ def header_block_size(headers: Mapping[str, str]) -> int:
 def check_max_payload(payload: bytes, headers: Mapping[str, str], max_payload: int) -> None:
     """Raise ``MaxPayloadError`` if ``payload`` with ``headers`` exceeds ``max_payload``."""
     # A UTF-8 character takes at most 4 bytes: a message well under the limit passes
-    # on a count of characters, without encoding every header (0.4 µs instead of 1.4).
-    characters = sum(map(len, headers)) + sum(map(len, headers.values())) + 4 * len(headers)
+    # on a count of characters, without encoding every header (half the cost).
+    characters = 0
+    for key, value in headers.items():
+        characters += len(key) + len(value) + 4
     if len(payload) + _FRAME + 4 * characters <= max_payload:
         return
     size = len(payload) + header_block_size(headers)
