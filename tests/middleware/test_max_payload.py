@@ -14,13 +14,13 @@ import asyncio
 from collections.abc import Iterator, Mapping
 
 import pytest
-from nats.aio.msg import Msg
 from nats.errors import MaxPayloadError
 from opentelemetry.trace import StatusCode
 
 from natstrace import outbox
 from natstrace.embedded_server import EmbeddedNatsServer
 from tests.conftest import Traced
+from tests.support.wire import received
 
 pytestmark = pytest.mark.integration
 
@@ -58,30 +58,19 @@ def _assert_refused(traced: Traced, span_name: str, template: str, operation: st
     assert traced.errors == []
 
 
-async def _received(traced: Traced, subject: str) -> asyncio.Queue[Msg]:
-    queue: asyncio.Queue[Msg] = asyncio.Queue()
-
-    async def keep(msg: Msg) -> None:
-        await queue.put(msg)
-
-    await traced.raw.subscribe(subject, cb=keep)
-    await traced.raw.flush()
-    return queue
-
-
 async def test_a_body_of_max_payload_is_refused_not_lost(traced: Traced) -> None:
     assert traced.raw.max_payload == MAX_PAYLOAD
     with pytest.raises(MaxPayloadError):
         await traced.nc.publish("big.core", b"x" * MAX_PAYLOAD)
     _assert_refused(traced, "send big.core", "big.core", "send")
     # The connection still works.
-    queue = await _received(traced, "big.after")
+    queue = await received(traced.raw, "big.after")
     await traced.nc.publish("big.after", b"small")
     assert (await asyncio.wait_for(queue.get(), 5)).data == b"small"
 
 
 async def test_the_limit_counts_headers_to_the_byte(traced: Traced) -> None:
-    queue = await _received(traced, "big.edge")
+    queue = await received(traced.raw, "big.edge")
     await traced.nc.publish("big.edge", b"", headers=HEADERS)
     headers = (await asyncio.wait_for(queue.get(), 5)).headers or {}
     room = MAX_PAYLOAD - _header_block(headers)  # same header sizes on every message below

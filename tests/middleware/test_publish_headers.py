@@ -15,6 +15,7 @@ from nats.aio.msg import Msg
 import natstrace
 from natstrace import outbox
 from tests.conftest import Traced
+from tests.support.wire import received
 
 pytestmark = pytest.mark.integration
 
@@ -28,20 +29,8 @@ def _contract_names(headers: dict[str, str]) -> list[str]:
     return sorted(name for name in headers if name.lower() in {c.lower() for c in CONTRACT})
 
 
-async def _received(traced: Traced, subject: str) -> asyncio.Queue[Msg]:
-    """Messages on ``subject`` as a plain nats-py subscriber gets them."""
-    queue: asyncio.Queue[Msg] = asyncio.Queue()
-
-    async def keep(msg: Msg) -> None:
-        await queue.put(msg)
-
-    await traced.raw.subscribe(subject, cb=keep)
-    await traced.raw.flush()
-    return queue
-
-
 async def test_publish_honours_other_spellings_and_sends_one_of_each(traced: Traced) -> None:
-    queue = await _received(traced, "spelling.core")
+    queue = await received(traced.raw, "spelling.core")
     caller = {
         "correlation-id": "wf-7",
         "nats-msg-id": "order-7",
@@ -72,7 +61,7 @@ async def test_publish_honours_other_spellings_and_sends_one_of_each(traced: Tra
 
 
 async def test_the_contract_spelling_wins_over_another(traced: Traced) -> None:
-    queue = await _received(traced, "spelling.both")
+    queue = await received(traced.raw, "spelling.both")
     await traced.nc.publish(
         "spelling.both", b"", headers={"correlation-id": "lower", "Correlation-Id": "exact"}
     )
