@@ -46,6 +46,7 @@ CONTRACT_HEADERS: Final = frozenset(_CONTRACT_ORDER)
 
 _TRACE_NAMES: Final[tuple[str, ...]] = (TRACEPARENT, TRACESTATE, BAGGAGE)
 _LOWER_TO_CONTRACT: Final = {name.lower(): name for name in CONTRACT_HEADERS}
+_CONTRACT_LOWER: Final = frozenset(_LOWER_TO_CONTRACT)
 
 
 _VALIDATORS: Final = {
@@ -123,6 +124,9 @@ def copy_outgoing(headers: Mapping[str, str] | None) -> dict[str, str]:
     if not headers:
         return {}
     copied = dict(headers)
+    # Most callers' headers hold no contract header: one pass in C says so.
+    if _CONTRACT_LOWER.isdisjoint(map(str.lower, headers)):
+        return copied
     for key in headers:
         if key in CONTRACT_HEADERS:
             continue
