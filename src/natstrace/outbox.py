@@ -43,7 +43,13 @@ from weakref import WeakKeyDictionary
 from opentelemetry import trace
 
 from natstrace.middleware.correlation import stamp_ids
-from natstrace.middleware.headers import BAGGAGE, TRACEPARENT, TRACESTATE, copy_outgoing
+from natstrace.middleware.headers import (
+    BAGGAGE,
+    TRACEPARENT,
+    TRACESTATE,
+    copy_outgoing,
+    read_incoming,
+)
 from natstrace.middleware.jetstream import InstrumentedJetStream
 from natstrace.middleware.types import OutgoingMessage, PublishApp
 from natstrace.tracing import propagation
@@ -97,8 +103,8 @@ async def relay(
     if chain is None:
         chain = _chains[js] = js.publish_chain(_KeepCaptured)
     message = js.outgoing(subject, payload, headers, timeout)
-    written = message.headers
-    message.carried_trace = {name: written[name] for name in _TRACE_HEADERS if name in written}
+    # What was stored is read like headers from the wire: valid values only, any spelling.
+    message.carried_trace = read_incoming(headers).trace
     return await js.publish_message(message, chain)
 
 

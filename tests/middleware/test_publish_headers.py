@@ -70,6 +70,20 @@ async def test_the_contract_spelling_wins_over_another(traced: Traced) -> None:
     assert headers["Correlation-Id"] == "exact"
 
 
+async def test_the_caller_trace_context_never_goes_out_beside_the_send_span(
+    traced: Traced,
+) -> None:
+    queue = await received(traced.raw, "spelling.trace")
+    await traced.nc.publish(
+        "spelling.trace", b"", headers={"traceparent": CALLER_TRACE, "tracestate": "vendor=x"}
+    )
+    headers = (await asyncio.wait_for(queue.get(), 5)).headers or {}
+    # A tracestate belongs to its traceparent: the caller's would describe another trace.
+    assert _contract_names(headers) == ["Correlation-Id", "Nats-Msg-Id", "traceparent"]
+    span = traced.span("send spelling.trace")
+    assert headers["traceparent"].split("-")[2] == format(span.context.span_id, "016x")
+
+
 async def test_an_invalid_id_in_another_spelling_is_refused(traced: Traced) -> None:
     with pytest.raises(natstrace.InvalidIdError):
         await traced.nc.publish("spelling.bad", b"", headers={"correlation-id": "a b"})

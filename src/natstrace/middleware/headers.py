@@ -47,6 +47,7 @@ CONTRACT_HEADERS: Final = frozenset(_CONTRACT_ORDER)
 _TRACE_NAMES: Final[tuple[str, ...]] = (TRACEPARENT, TRACESTATE, BAGGAGE)
 _LOWER_TO_CONTRACT: Final = {name.lower(): name for name in CONTRACT_HEADERS}
 _CONTRACT_LOWER: Final = frozenset(_LOWER_TO_CONTRACT)
+_SPAN_CONTEXT: Final = frozenset({TRACEPARENT, TRACESTATE})
 
 
 _VALIDATORS: Final = {
@@ -117,9 +118,10 @@ def copy_outgoing(headers: Mapping[str, str] | None) -> dict[str, str]:
 
     Names are matched case-insensitively, as on the way in: a caller's
     ``correlation-id`` or ``nats-msg-id`` is honoured as ``Correlation-Id`` or
-    ``Nats-Msg-Id``, and a caller's ``Traceparent`` is the ``traceparent`` that the
-    send span's context replaces. When a caller gives one header in two spellings,
-    the contract's spelling wins, else the first given; the others are dropped.
+    ``Nats-Msg-Id``. When a caller gives one of them in two spellings, the
+    contract's spelling wins, else the first given; the others are dropped. A
+    caller's ``traceparent`` and ``tracestate`` (any spelling) are dropped: a message
+    carries the trace context of its send span, and only that one.
     """
     if not headers:
         return {}
@@ -128,10 +130,10 @@ def copy_outgoing(headers: Mapping[str, str] | None) -> dict[str, str]:
     if _CONTRACT_LOWER.isdisjoint(map(str.lower, headers)):
         return copied
     for key in headers:
-        if key in CONTRACT_HEADERS:
-            continue
         name = _LOWER_TO_CONTRACT.get(key.lower())
-        if name is not None:
-            value = copied.pop(key)
+        if name is None or (key == name and name not in _SPAN_CONTEXT):
+            continue
+        value = copied.pop(key)
+        if name not in _SPAN_CONTEXT:
             copied.setdefault(name, value)
     return copied
