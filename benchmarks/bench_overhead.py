@@ -50,6 +50,7 @@ import natstrace
 from natstrace.embedded_server import EmbeddedNatsServer
 from natstrace.metrics import NatstraceMetrics
 from natstrace.tracing import semconv as sc
+from natstrace.tracing.processor_slot import SpanProcessorSlot
 from natstrace.tracing.setup import BoundedBatchSpanProcessor
 
 PAYLOAD = b"x" * 256
@@ -68,11 +69,16 @@ class _Discard(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def _provider(sampler: Sampler, processor: type[SpanProcessor]) -> TracerProvider:
+def _provider(sampler: Sampler, processor: Callable[..., SpanProcessor]) -> TracerProvider:
     # A queue far larger than the run: no case gets cheaper by dropping spans.
     provider = TracerProvider(sampler=sampler)
-    provider.add_span_processor(processor(_Discard(), max_queue_size=1 << 20))  # type: ignore[call-arg]
+    provider.add_span_processor(processor(_Discard(), max_queue_size=1 << 20))
     return provider
+
+
+def _configured(exporter: SpanExporter, max_queue_size: int) -> SpanProcessor:
+    """The processor natstrace.configure() installs: the bounded one, in its slot."""
+    return SpanProcessorSlot(BoundedBatchSpanProcessor(exporter, max_queue_size=max_queue_size))
 
 
 async def _measure(
@@ -177,7 +183,7 @@ def _floor_case(sampler: Sampler, attributes: bool) -> Case:
 
 
 def _natstrace_case(sampler: Sampler) -> Case:
-    provider = _provider(sampler, BoundedBatchSpanProcessor)
+    provider = _provider(sampler, _configured)
     metrics = NatstraceMetrics(CollectorRegistry(), service_name="bench")
 
     async def case(url: str, count: int) -> float:

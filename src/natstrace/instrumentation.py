@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
@@ -22,7 +23,7 @@ from natstrace.tracing.semconv import INSTRUMENTATION_NAME, SCHEMA_URL
 if TYPE_CHECKING:
     from nats.aio.client import Client
 
-__all__ = ["instrument"]
+__all__ = ["INSTRUMENT_OPTIONS", "instrument"]
 
 
 def _version() -> str:
@@ -102,3 +103,12 @@ def instrument(
         ),
     )
     return InstrumentedClient(nc, pipeline)
+
+
+INSTRUMENT_OPTIONS: Final = frozenset(
+    name
+    for name, parameter in inspect.signature(instrument).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+)
+"""The keyword options of :func:`instrument`, read from its signature so that
+whatever passes them on (``NatsInstrumentor``) takes exactly these."""

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 
 from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler
@@ -15,7 +16,13 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from natstrace.config import Settings
 from natstrace.metrics.http import MetricsServer, start_http_server
 from natstrace.metrics.instruments import NatstraceMetrics
-from natstrace.tracing.setup import TracingPipeline, install_tracer_provider
+from natstrace.tracing.processor_slot import SpanProcessorSlot
+from natstrace.tracing.setup import (
+    TracingPipeline,
+    build_span_exporter,
+    build_span_processor,
+    install_tracer_provider,
+)
 
 __all__ = ["configure", "current_settings", "default_metrics", "shutdown"]
 
@@ -35,13 +42,18 @@ class _State:
 _lock = threading.Lock()
 _state: _State | None = None
 _metrics: NatstraceMetrics | None = None
+_metrics_configured = False
+"""Whether ``_metrics`` is configure()'s (else default_metrics() made it, unlabelled)."""
+# The tracing natstrace installed, kept across shutdown(): OpenTelemetry allows one
+# global tracer provider per process, so configure() after shutdown() reuses it.
+_installed: TracingPipeline | None = None
 
 
-def _resource_service_name() -> str | None:
+def _resource_attribute(name: str) -> str | None:
     provider = trace.get_tracer_provider()
     if isinstance(provider, TracerProvider):
-        name = provider.resource.attributes.get("service.name")
-        return str(name) if name else None
+        value = provider.resource.attributes.get(name)
+        return str(value) if value else None
     return None
 
 
@@ -66,39 +78,100 @@ def configure(
       ``OTEL_METRICS_EXPORTER=prometheus`` (host and port from
       ``OTEL_EXPORTER_PROMETHEUS_HOST``/``_PORT``, default ``localhost:9464``).
 
-    Calling it again does nothing (a warning is logged).
+    Clients instrumented before it record into what it sets up. Calling it again
+    does nothing (a warning is logged); after :func:`shutdown` it configures
+    again: a new exporter and registry, on the tracer provider of the first call
+    (OpenTelemetry allows one per process), so the service name, version and
+    sampler stay those of the first call.
 
     Example::
 
         natstrace.configure(service_name="orders")
 
     Raises:
-        ValueError: an environment variable has an unusable value (the message names it).
+        ValueError: an environment variable has an unusable value (the message names
+            it), or after :func:`shutdown`, a service name, version or sampler other
+            than the first call's.
     """
-    global _state, _metrics
+    global _state, _metrics, _metrics_configured, _installed
     with _lock:
         if _state is not None:
             _log.warning("natstrace.configure() called again: keeping the first configuration")
             return
         settings = settings or Settings.from_env()
+        if _installed is not None:
+            _check_same_provider(_installed, service_name, service_version, sampler)
+        # An application's own tracer provider names the service; else the argument
+        # or OTEL_SERVICE_NAME, as the resource will.
+        name = _resource_attribute(SERVICE_NAME) or service_name or settings.service_name
+        name = name or "unknown_service"
         if _metrics is None:
-            # An application's own tracer provider names the service; else the argument
-            # or OTEL_SERVICE_NAME, as the resource will.
-            name = _resource_service_name() or service_name or settings.service_name
-            _metrics = NatstraceMetrics(registry, service_name=name or "unknown_service")
-        tracing = install_tracer_provider(
-            settings,
-            service_name=service_name,
-            service_version=service_version,
-            sampler=sampler,
-            exporter=span_exporter,
-            on_dropped=_metrics.count_spans_dropped,
-        )
+            _metrics = NatstraceMetrics(registry, service_name=name)
+        elif _metrics.registry is not registry or _metrics.service_name != name:
+            # Clients instrumented before this call record into these. What an earlier
+            # configure() recorded stays in its registry; what was recorded before any
+            # configure() (as unknown_service, in the default registry) does not.
+            _metrics.rebind(registry, name, keep=_metrics_configured)
+        _metrics_configured = True
+        if _installed is None:
+            tracing = _installed = install_tracer_provider(
+                settings,
+                service_name=service_name,
+                service_version=service_version,
+                sampler=sampler,
+                exporter=span_exporter,
+                on_dropped=_metrics.count_spans_dropped,
+            )
+        else:
+            tracing = _restart(_installed, settings, span_exporter, _metrics)
         server = None
         if metrics_port is not None or "prometheus" in settings.metrics_exporter:
             port = settings.prometheus_port if metrics_port is None else metrics_port
             server = start_http_server(port, settings.prometheus_host, _metrics.registry)
         _state = _State(settings, tracing, server)
+
+
+def _check_same_provider(
+    installed: TracingPipeline,
+    service_name: str | None,
+    service_version: str | None,
+    sampler: Sampler | None,
+) -> None:
+    """Refuse what the tracer provider of the first configure() cannot change."""
+    resource = installed.provider.resource.attributes
+    for argument, given, key in (
+        ("service_name", service_name, SERVICE_NAME),
+        ("service_version", service_version, SERVICE_VERSION),
+    ):
+        first = resource.get(key)
+        if given is not None and given != first:
+            raise ValueError(
+                f"natstrace.configure({argument}={given!r}): this process traces as "
+                f"{first!r} since its first configure() (OpenTelemetry allows one tracer "
+                f"provider per process); pass {argument}={first!r} or leave it out"
+            )
+    if sampler is not None and sampler is not installed.provider.sampler:
+        raise ValueError(
+            "natstrace.configure(sampler=...): the sampler of the first configure() stays "
+            "for the process (OpenTelemetry allows one tracer provider per process); "
+            "leave sampler out"
+        )
+
+
+def _restart(
+    installed: TracingPipeline,
+    settings: Settings,
+    span_exporter: SpanExporter | None,
+    metrics: NatstraceMetrics,
+) -> TracingPipeline | None:
+    """Export again, after shutdown(), from the tracer provider natstrace installed."""
+    slot = installed.processor
+    if not isinstance(slot, SpanProcessorSlot):
+        return None
+    exporter = span_exporter if span_exporter is not None else build_span_exporter(settings)
+    if exporter is not None:
+        slot.replace(build_span_processor(settings, exporter, metrics.count_spans_dropped))
+    return installed
 
 
 def current_settings() -> Settings:
@@ -111,7 +184,7 @@ def default_metrics() -> NatstraceMetrics:
     global _metrics
     with _lock:
         if _metrics is None:
-            name = _resource_service_name() or Settings.from_env().service_name
+            name = _resource_attribute(SERVICE_NAME) or Settings.from_env().service_name
             _metrics = NatstraceMetrics(REGISTRY, service_name=name or "unknown_service")
         return _metrics
 

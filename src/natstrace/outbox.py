@@ -37,24 +37,22 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextvars import ContextVar
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from opentelemetry import trace
 
+from natstrace.middleware.correlation import stamp_ids
 from natstrace.middleware.headers import (
     BAGGAGE,
-    CAUSATION_ID,
-    CORRELATION_ID,
-    MSG_ID,
     TRACEPARENT,
     TRACESTATE,
+    copy_outgoing,
+    read_incoming,
 )
 from natstrace.middleware.jetstream import InstrumentedJetStream
 from natstrace.middleware.types import OutgoingMessage, PublishApp
-from natstrace.tracing import correlation, propagation
-from natstrace.tracing.correlation import check_id, new_message_id
+from natstrace.tracing import propagation
 
 if TYPE_CHECKING:
     from nats.js.api import PubAck
@@ -62,8 +60,6 @@ if TYPE_CHECKING:
 __all__ = ["capture", "relay"]
 
 _TRACE_HEADERS = (TRACEPARENT, TRACESTATE, BAGGAGE)
-# The trace headers captured with the event being relayed right now.
-_captured: ContextVar[Mapping[str, str] | None] = ContextVar("natstrace_outbox", default=None)
 _chains: WeakKeyDictionary[InstrumentedJetStream, PublishApp] = WeakKeyDictionary()
 
 
@@ -71,8 +67,9 @@ def capture(headers: Mapping[str, str] | None = None) -> dict[str, str]:
     """The headers to store with an outbox event, taken from the running code's context.
 
     Call it where the event is written: the current span's trace context and the
-    current correlation are captured. Values in ``headers`` are kept (a
-    ``Nats-Msg-Id`` you already have, say, the event's primary key).
+    current correlation are captured, the IDs derived as for a publish made here.
+    Values in ``headers`` are kept (a ``Nats-Msg-Id`` you already have, say, the
+    event's primary key); their names are matched case-insensitively.
 
     Raises:
         InvalidIdError: an ID header in ``headers`` has characters outside the ID set.
@@ -81,15 +78,8 @@ def capture(headers: Mapping[str, str] | None = None) -> dict[str, str]:
 
         headers = natstrace.outbox.capture({"Nats-Msg-Id": f"order-{order.id}"})
     """
-    captured = dict(headers) if headers else {}
-    message_id = captured.get(MSG_ID)
-    captured[MSG_ID] = check_id(message_id, MSG_ID) if message_id is not None else new_message_id()
-    ambient = correlation.current()
-    if CORRELATION_ID not in captured:
-        ambient_id = ambient.correlation_id if ambient is not None else None
-        captured[CORRELATION_ID] = ambient_id or captured[MSG_ID]
-    if CAUSATION_ID not in captured and ambient is not None and ambient.message_id:
-        captured[CAUSATION_ID] = ambient.message_id
+    captured = copy_outgoing(headers)
+    stamp_ids(captured)
     propagation.inject(captured)
     return captured
 
@@ -112,11 +102,10 @@ async def relay(
     chain = _chains.get(js)
     if chain is None:
         chain = _chains[js] = js.publish_chain(_KeepCaptured)
-    token = _captured.set({name: headers[name] for name in _TRACE_HEADERS if name in headers})
-    try:
-        return await js.publish_message(subject, payload, timeout, None, dict(headers), None, chain)
-    finally:
-        _captured.reset(token)
+    message = js.outgoing(subject, payload, headers, timeout)
+    # What was stored is read like headers from the wire: valid values only, any spelling.
+    message.carried_trace = read_incoming(headers).trace
+    return await js.publish_message(message, chain)
 
 
 class _KeepCaptured:
@@ -127,7 +116,7 @@ class _KeepCaptured:
         self.app = app
 
     async def __call__(self, message: OutgoingMessage) -> object:
-        captured = _captured.get()
+        captured = message.carried_trace
         if captured:
             writer = trace.get_current_span(propagation.extract(captured)).get_span_context()
             if writer.is_valid and message.span.is_recording():

@@ -266,6 +266,7 @@ class _Wire:
     """Stands in for the nats-py client: records what would be published."""
 
     connected_url = None
+    max_payload = 1024 * 1024
 
     def __init__(self) -> None:
         self.sent: list[dict[str, str]] = []

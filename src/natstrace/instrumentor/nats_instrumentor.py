@@ -15,6 +15,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
     BaseInstrumentor,
 )
 
+from natstrace.instrumentation import INSTRUMENT_OPTIONS
 from natstrace.instrumentation import instrument as instrument_client
 from natstrace.instrumentor import patch
 from natstrace.instrumentor.raw import RawClient
@@ -24,26 +25,14 @@ __all__ = ["NatsInstrumentor"]
 
 INSTRUMENTS: Final = ("nats-py >= 2.9, < 3",)
 
-_OPTIONS: Final = frozenset(
-    {
-        "tracer_provider",
-        "metrics",
-        "consumer_span_policy",
-        "subject_templates",
-        "subject_template",
-        "publish_middleware",
-        "handle_middleware",
-    }
-)
-"""The keyword arguments of :func:`natstrace.instrument` that ``instrument()`` accepts."""
-
 
 class NatsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces every nats-py client of the process, through natstrace's middleware chain.
 
     ``instrument(**options)`` takes the keyword arguments of
-    :func:`natstrace.instrument` (``tracer_provider``, ``metrics``,
-    ``consumer_span_policy``, ``subject_templates``, ...); without them the global
+    :func:`natstrace.instrument`, all of them (``tracer_provider``, ``metrics``,
+    ``consumer_span_policy``, ``subject_templates``, ``trust``,
+    ``baggage_allowlist``, ...); without them the global
     tracer provider, the default metrics and the ``NATSTRACE_*`` settings are used,
     which is what ``opentelemetry-instrument`` does. Calling ``instrument()`` or
     ``uninstrument()`` twice is harmless; ``uninstrument()`` puts nats-py's own
@@ -64,7 +53,7 @@ class NatsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return INSTRUMENTS
 
     def _instrument(self, **kwargs: Any) -> None:
-        unknown = set(kwargs) - _OPTIONS
+        unknown = set(kwargs) - INSTRUMENT_OPTIONS
         if unknown:
             raise TypeError(f"NatsInstrumentor.instrument(): unknown options {sorted(unknown)}")
         options = dict(kwargs)

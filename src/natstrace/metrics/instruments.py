@@ -70,6 +70,22 @@ class NatstraceMetrics:
     def __init__(
         self, registry: CollectorRegistry = REGISTRY, service_name: str = "unknown_service"
     ) -> None:
+        self._build(registry, service_name)
+
+    def rebind(self, registry: CollectorRegistry, service_name: str, *, keep: bool = False) -> None:
+        """Record from now on into fresh instruments in ``registry``, under ``service_name``.
+
+        :func:`natstrace.configure` does this to the process-wide instruments, which
+        clients instrumented before it (or before a :func:`natstrace.shutdown`) record
+        into. ``keep``: the old instruments stay in their registry with what they
+        recorded (unless it is ``registry`` itself); else they leave it.
+        """
+        if not keep or registry is self.registry:
+            for collector in self._collectors:
+                self.registry.unregister(collector)
+        self._build(registry, service_name)
+
+    def _build(self, registry: CollectorRegistry, service_name: str) -> None:
         self.registry = registry
         self.service_name = service_name
 
@@ -149,10 +165,8 @@ class NatstraceMetrics:
         # short key instead of building the full label tuple. As bounded as the
         # families' own series.
         self._timed: dict[tuple[str, str, str, str], Histogram] = {}
-        registry.register(
-            FamilyCollector([self.redeliveries, self.settlements, self.consumer_pending])
-        )
-        registry.register(
+        self._collectors = (
+            FamilyCollector([self.redeliveries, self.settlements, self.consumer_pending]),
             FamilyCollector(
                 [
                     self.sent_messages,
@@ -164,8 +178,10 @@ class NatstraceMetrics:
                     self.invalid_headers,
                     self.spans_dropped,
                 ]
-            )
+            ),
         )
+        for collector in self._collectors:
+            registry.register(collector)
 
     def record_send(
         self,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from nats.aio.subscription import DEFAULT_SUB_PENDING_BYTES_LIMIT, DEFAULT_SUB_PENDING_MSGS_LIMIT
 
 from natstrace.config import Trust
-from natstrace.middleware.headers import CONTRACT_HEADERS
+from natstrace.middleware.headers import CONTRACT_HEADERS, copy_outgoing
 from natstrace.middleware.jetstream import InstrumentedJetStream
 from natstrace.middleware.pipeline import Pipeline
 from natstrace.middleware.subscription import InstrumentedSubscription, traced_callback
@@ -56,14 +56,15 @@ class InstrumentedClient:
     ) -> None:
         """Publish like ``Client.publish``, inside a ``send`` span, with the contract headers.
 
-        The caller's ``headers`` dict is copied, never modified.
+        The caller's ``headers`` dict is copied, never modified; contract header names in
+        it are matched case-insensitively (``correlation-id`` is ``Correlation-Id``).
         """
         await self._pipeline.publish(
             OutgoingMessage(
                 subject=subject,
                 payload=payload,
                 reply=reply,
-                headers=dict(headers) if headers else {},
+                headers=copy_outgoing(headers),
                 operation=SEND,
                 template=self._pipeline.templates.for_publish(subject),
             )
@@ -90,7 +91,7 @@ class InstrumentedClient:
                 subject=subject,
                 payload=payload,
                 reply="",
-                headers=dict(headers) if headers else {},
+                headers=copy_outgoing(headers),
                 operation=REQUEST,
                 template=self._pipeline.templates.for_publish(subject),
                 timeout=timeout,

@@ -4,6 +4,11 @@ Headers from the wire are untrusted. :func:`read_incoming` keeps only values
 that their specification allows (W3C trace context and baggage limits, the ID
 charset of :mod:`natstrace.tracing.correlation`) and names the headers it
 dropped, so they can be counted. Nothing here raises on bad input.
+
+Names are matched case-insensitively both ways: :func:`read_incoming` finds a
+``Traceparent`` as Go clients write it, and :func:`copy_outgoing` files a
+caller's ``correlation-id`` under ``Correlation-Id``, so one message never carries
+two spellings of a contract header.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ __all__ = [
     "TRACEPARENT",
     "TRACESTATE",
     "IncomingHeaders",
+    "copy_outgoing",
     "read_incoming",
 ]
 
@@ -40,6 +46,8 @@ CONTRACT_HEADERS: Final = frozenset(_CONTRACT_ORDER)
 
 _TRACE_NAMES: Final[tuple[str, ...]] = (TRACEPARENT, TRACESTATE, BAGGAGE)
 _LOWER_TO_CONTRACT: Final = {name.lower(): name for name in CONTRACT_HEADERS}
+_CONTRACT_LOWER: Final = frozenset(_LOWER_TO_CONTRACT)
+_SPAN_CONTEXT: Final = frozenset({TRACEPARENT, TRACESTATE})
 
 
 _VALIDATORS: Final = {
@@ -102,3 +110,30 @@ def read_incoming(headers: Mapping[str, str] | None) -> IncomingHeaders:
     return IncomingHeaders(
         trace, kept.get(MSG_ID), kept.get(CORRELATION_ID), kept.get(CAUSATION_ID), tuple(invalid)
     )
+
+
+def copy_outgoing(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """natstrace's copy of a caller's headers, with the contract headers under the
+    contract's spelling; the caller's mapping is left as it was.
+
+    Names are matched case-insensitively, as on the way in: a caller's
+    ``correlation-id`` or ``nats-msg-id`` is honoured as ``Correlation-Id`` or
+    ``Nats-Msg-Id``. When a caller gives one of them in two spellings, the
+    contract's spelling wins, else the first given; the others are dropped. A
+    caller's ``traceparent`` and ``tracestate`` (any spelling) are dropped: a message
+    carries the trace context of its send span, and only that one.
+    """
+    if not headers:
+        return {}
+    copied = dict(headers)
+    # Most callers' headers hold no contract header: one pass in C says so.
+    if _CONTRACT_LOWER.isdisjoint(map(str.lower, headers)):
+        return copied
+    for key in headers:
+        name = _LOWER_TO_CONTRACT.get(key.lower())
+        if name is None or (key == name and name not in _SPAN_CONTEXT):
+            continue
+        value = copied.pop(key)
+        if name not in _SPAN_CONTEXT:
+            copied.setdefault(name, value)
+    return copied

@@ -30,7 +30,7 @@ name; ``template=`` names it instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from nats.js.api import PubAck
@@ -42,7 +42,7 @@ from natstrace.middleware.jetstream_publish import JetStreamPublisher
 from natstrace.middleware.jetstream_pull import JetStreamPullSubscription
 from natstrace.middleware.jetstream_push import JetStreamPushSubscription, PushCallback
 from natstrace.middleware.pipeline import Pipeline
-from natstrace.middleware.types import PublishApp
+from natstrace.middleware.types import OutgoingMessage, PublishApp
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -111,22 +111,25 @@ class InstrumentedJetStream:
 
         The caller's ``headers`` dict is copied, never modified.
         """
-        return await self.publish_message(subject, payload, timeout, stream, headers, msg_ttl)
+        message = self._publisher.message(subject, payload, timeout, stream, headers, msg_ttl)
+        return await self._publisher.publish(message)
 
-    async def publish_message(
+    def outgoing(
         self,
         subject: str,
         payload: bytes,
-        timeout: float | None,
-        stream: str | None,
-        headers: dict[str, str] | None,
-        msg_ttl: float | None,
-        chain: PublishApp | None = None,
+        headers: Mapping[str, str] | None,
+        timeout: float | None = None,
+    ) -> OutgoingMessage:
+        """The message :meth:`publish` would send, for :meth:`publish_message`."""
+        return self._publisher.message(subject, payload, timeout, None, headers, None)
+
+    async def publish_message(
+        self, message: OutgoingMessage, chain: PublishApp | None = None
     ) -> PubAck:
-        """``publish`` through ``chain`` (default: the usual one); the outbox relay's way in."""
-        publisher = self._publisher
-        message = publisher.message(subject, payload, timeout, stream, headers, msg_ttl)
-        return await publisher.publish(message, chain)
+        """Publish ``message`` through ``chain`` (default: the usual one); the outbox
+        relay's way in."""
+        return await self._publisher.publish(message, chain)
 
     def publish_chain(self, wrap: Callable[[PublishApp], PublishApp] | None = None) -> PublishApp:
         """A publish chain whose innermost app is ``wrap`` around the JetStream send."""

@@ -18,15 +18,15 @@ nats-py's future pending.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 from nats.js.api import Header, PubAck
 from nats.js.errors import APIError
 from opentelemetry.trace import Span
 
+from natstrace.middleware.headers import copy_outgoing
+from natstrace.middleware.payload_limit import check_max_payload
 from natstrace.middleware.pipeline import Pipeline
 from natstrace.middleware.types import OutgoingMessage, PublishApp
 from natstrace.tracing import semconv as sc
@@ -35,20 +35,6 @@ if TYPE_CHECKING:
     from nats.js.client import JetStreamContext
 
 __all__ = ["JetStreamPublisher"]
-
-
-@dataclass(slots=True)
-class _AsyncSend:
-    """What one ``publish_async`` call hands to the innermost app of its chain."""
-
-    wait_stall: float | None
-    sent: asyncio.Future[bool]
-    """``True`` once nats-py sent the message; ``False`` if the chain ended before."""
-
-
-# The chain passes only the message on; the task running one publish_async chain
-# sets this in its own copy of the context, so the caller never sees it.
-_ASYNC_SEND: ContextVar[_AsyncSend] = ContextVar("natstrace_jetstream_async_send")
 
 
 async def _acked(span: Span, pending: Awaitable[PubAck]) -> PubAck:
@@ -90,11 +76,11 @@ class JetStreamPublisher:
         payload: bytes,
         timeout: float | None,
         stream: str | None,
-        headers: dict[str, str] | None,
+        headers: Mapping[str, str] | None,
         msg_ttl: float | None,
     ) -> OutgoingMessage:
         """The outgoing message, with a copy of the caller's ``headers``."""
-        copied = dict(headers) if headers else {}
+        copied = copy_outgoing(headers)
         # What nats-py would add itself, added here so it is part of the traced message.
         if stream is not None:
             copied[Header.EXPECTED_STREAM] = stream
@@ -127,16 +113,17 @@ class JetStreamPublisher:
         Raises what stopped the send (``TooManyStalledMsgsError``, an invalid ID
         header, a closed connection), as nats-py's ``publish_async`` does.
         """
-        handoff = _AsyncSend(wait_stall, asyncio.get_running_loop().create_future())
+        message.wait_stall = wait_stall
+        handoff = message.sent = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(self._round_trip(message, handoff))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
         try:
-            sent = await handoff.sent
+            sent = await handoff
         except asyncio.CancelledError:
             # Not sent yet: abandon the send, as nats-py's call would be abandoned. Once
             # sent, the task still waits for the PubAck, so the span ends at the answer.
-            if not handoff.sent.done() or handoff.sent.cancelled():
+            if not handoff.done() or handoff.cancelled():
                 task.cancel()
             raise
         if not sent:
@@ -151,17 +138,17 @@ class JetStreamPublisher:
             await asyncio.wait(set(self._in_flight))
         await self._js.publish_async_completed()
 
-    async def _round_trip(self, message: OutgoingMessage, handoff: _AsyncSend) -> PubAck:
-        _ASYNC_SEND.set(handoff)
+    async def _round_trip(self, message: OutgoingMessage, handoff: asyncio.Future[bool]) -> PubAck:
         try:
             ack: PubAck = await self._publish_async(message)
             return ack
         finally:
-            if not handoff.sent.done():
+            if not handoff.done():
                 # A middleware raised (or returned) before anything was sent.
-                handoff.sent.set_result(False)
+                handoff.set_result(False)
 
     async def _send(self, message: OutgoingMessage) -> PubAck:
+        check_max_payload(message.payload, message.headers, self._pipeline.nc.max_payload)
         return await _acked(
             message.span,
             self._js.publish(
@@ -170,10 +157,11 @@ class JetStreamPublisher:
         )
 
     async def _send_async(self, message: OutgoingMessage) -> PubAck:
-        handoff = _ASYNC_SEND.get()
+        check_max_payload(message.payload, message.headers, self._pipeline.nc.max_payload)
         future = await self._js.publish_async(
-            message.subject, message.payload, wait_stall=handoff.wait_stall, headers=message.headers
+            message.subject, message.payload, wait_stall=message.wait_stall, headers=message.headers
         )
-        if not handoff.sent.done():
-            handoff.sent.set_result(True)
+        sent = message.sent
+        if sent is not None and not sent.done():
+            sent.set_result(True)
         return await _acked(message.span, future)

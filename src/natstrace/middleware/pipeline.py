@@ -21,6 +21,7 @@ from natstrace.metrics.instruments import NatstraceMetrics
 from natstrace.middleware.correlation import HandleCorrelation, PublishCorrelation
 from natstrace.middleware.headers import IncomingHeaders, read_incoming
 from natstrace.middleware.metrics import HandleMetrics, PublishMetrics
+from natstrace.middleware.payload_limit import check_max_payload
 from natstrace.middleware.subjects import SubjectTemplates
 from natstrace.middleware.tracing import HandleTracing, PublishTracing
 from natstrace.middleware.types import (
@@ -143,9 +144,11 @@ class Pipeline:
         return self._server
 
     async def _send(self, message: OutgoingMessage) -> Any:
+        check_max_payload(message.payload, message.headers, self.nc.max_payload)
         await self.nc.publish(message.subject, message.payload, message.reply, message.headers)
 
     async def _request(self, message: OutgoingMessage) -> Any:
+        check_max_payload(message.payload, message.headers, self.nc.max_payload)
         return await self.nc.request(
             message.subject, message.payload, timeout=message.timeout, headers=message.headers
         )

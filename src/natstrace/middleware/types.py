@@ -17,6 +17,7 @@ message)`` is the usual shape::
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,7 @@ class OutgoingMessage:
     ``headers`` is natstrace's own copy of the caller's headers: middlewares may
     write to it. The correlation middleware fills the IDs; the tracing
     middleware sets ``span`` (the producer span) before calling the next app.
+    Options of one call travel here too, for the innermost app that sends.
     """
 
     subject: str
@@ -60,6 +62,14 @@ class OutgoingMessage:
     correlation_id: str = ""
     causation_id: str | None = None
     span: Span = INVALID_SPAN
+    wait_stall: float | None = None
+    """JetStream ``publish_async`` only: nats-py's ``wait_stall``."""
+    sent: asyncio.Future[bool] | None = None
+    """JetStream ``publish_async`` only: set to ``True`` by the innermost app once
+    nats-py has sent the message, when the caller's call returns."""
+    carried_trace: Mapping[str, str] | None = None
+    """Trace headers to send instead of the send span's (the outbox relay: the
+    context of the code that wrote the event); the send span links to them."""
 
 
 @dataclass(slots=True)

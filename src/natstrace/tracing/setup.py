@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.sampling import Sampler
 
 from natstrace.config import Settings
+from natstrace.tracing.processor_slot import SpanProcessorSlot
 
 __all__ = [
     "BoundedBatchSpanProcessor",
@@ -299,9 +300,10 @@ def install_tracer_provider(
         attributes[SERVICE_VERSION] = service_version
     provider = TracerProvider(resource=Resource.create(attributes), sampler=sampler)
     span_exporter = exporter if exporter is not None else build_span_exporter(settings)
-    processor = None
+    # In a slot, so that configure() after shutdown() can put a new processor in.
+    slot = SpanProcessorSlot()
     if span_exporter is not None:
-        processor = build_span_processor(settings, span_exporter, on_dropped)
-        provider.add_span_processor(processor)
+        slot.replace(build_span_processor(settings, span_exporter, on_dropped))
+    provider.add_span_processor(slot)
     trace.set_tracer_provider(provider)
-    return TracingPipeline(provider, processor)
+    return TracingPipeline(provider, slot)
