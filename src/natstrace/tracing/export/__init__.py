@@ -1,0 +1,1 @@
+"""Span export over OTLP: natstrace's encoder and exporters."""
