@@ -22,8 +22,9 @@ from typing import Any
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
 __all__ = ["SpanEncoder"]
 
@@ -83,7 +84,11 @@ _SPAN_ID = _tag(2, _LEN) + b"\x08"
 _TRACE_STATE = _tag(3, _LEN)
 _PARENT_SPAN_ID = _tag(4, _LEN) + b"\x08"
 _NAME = _tag(5, _LEN)
-_KINDS = tuple(_tag(6, _VARINT) + _varint(kind) for kind in range(6))
+# Indexed by the SDK's number (``_value_``, a plain attribute: ``.value`` is a
+# property call); OTLP numbers span kinds from 1, the SDK from 0.
+_KINDS = tuple(
+    _tag(6, _VARINT) + _varint(kind.value + 1) for kind in sorted(SpanKind, key=lambda k: k.value)
+)
 _START_TIME = _tag(7, _FIXED64)
 _END_TIME = _tag(8, _FIXED64)
 _SPAN_ATTRIBUTES = _tag(9, _LEN)
@@ -112,6 +117,7 @@ _LINK_FLAGS_REMOTE = _tag(6, _FIXED32) + _pack_fixed32(0x300)
 # Status
 _STATUS_MESSAGE = _tag(2, _LEN)
 _STATUS_CODE = _tag(3, _VARINT)
+_STATUS_UNSET = _STATUS + b"\x00"
 # InstrumentationScope, Resource, ScopeSpans, ResourceSpans, ExportTraceServiceRequest
 _SCOPE_NAME = _tag(1, _LEN)
 _SCOPE_VERSION = _tag(2, _LEN)
@@ -203,6 +209,7 @@ class SpanEncoder:
         # are equal dict keys but different attribute values.
         self._str_pairs: dict[tuple[str, str], bytes] = {}
         self._int_pairs: dict[tuple[str, int], bytes] = {}
+        self._keys: dict[str, bytes] = {}
         self._resources: dict[int, tuple[Resource, bytes]] = {}
         self._scopes: dict[int, tuple[InstrumentationScope | None, bytes]] = {}
 
@@ -305,7 +312,7 @@ class SpanEncoder:
             if kind is str:
                 pair = str_pairs.get((key, value))
                 if pair is None:
-                    pair = _key_value(key, value)
+                    pair = self._str_pair(key, value)
                     if pair is None:
                         continue
                     if len(str_pairs) >= _PAIR_CACHE_SIZE:
@@ -329,10 +336,39 @@ class SpanEncoder:
             return b""
         return tag + tag.join(parts)
 
+    def _str_pair(self, key: str, value: str) -> bytes | None:
+        """``_key_value`` for a string value, the common miss (IDs, subjects), inlined."""
+        prefix = self._keys.get(key)
+        if prefix is None:
+            if len(self._keys) >= _PAIR_CACHE_SIZE:
+                self._keys.clear()
+            prefix = self._keys[key] = _field(_KEY, key.encode()) + _VALUE
+        try:
+            encoded = value.encode()
+        except UnicodeEncodeError:
+            return _key_value(key, value)  # skipped, as the stock encoder does
+        size = len(encoded)
+        any_size = 1 + len(_varint(size)) + size
+        body_size = len(prefix) + len(_varint(any_size)) + any_size
+        return b"".join(
+            (
+                _varint(body_size),
+                prefix,
+                _varint(any_size),
+                _STRING_VALUE,
+                _varint(size),
+                encoded,
+            )
+        )
+
     def _span(self, span: ReadableSpan) -> bytes:
         """A length-prefixed ``Span``."""
-        context = span.context
-        parent = span.parent
+        # The span's own fields rather than its properties: ``attributes`` would wrap
+        # the container in a proxy, ``events`` and ``links`` copy theirs; each
+        # property is a call, and this runs for every span exported.
+        context = span._context
+        parent = span._parent
+        assert context is not None
         parts = [
             _TRACE_ID,
             context.trace_id.to_bytes(16, "big"),
@@ -349,34 +385,47 @@ class SpanEncoder:
             parts.append(_SPAN_FLAGS_REMOTE if parent.is_remote else _SPAN_FLAGS_LOCAL)
         else:
             parts.append(_SPAN_FLAGS_LOCAL)
-        if span.name:
-            parts.append(_field(_NAME, span.name.encode()))
-        parts.append(_KINDS[span.kind.value + 1])
-        if span.start_time:
-            parts.append(_START_TIME + _pack_fixed64(span.start_time))
-        if span.end_time:
-            parts.append(_END_TIME + _pack_fixed64(span.end_time))
-        # The span's own attribute container: ``span.attributes`` wraps it in a proxy.
-        parts.append(self._attributes(_SPAN_ATTRIBUTES, span._attributes))
-        if span.dropped_attributes:
-            parts.append(_DROPPED_ATTRIBUTES + _varint(span.dropped_attributes))
-        for event in span.events:
-            parts.append(self._event(event))
-        if span.dropped_events:
-            parts.append(_DROPPED_EVENTS + _varint(span.dropped_events))
-        for link in span.links:
-            parts.append(self._link(link.context, link.attributes, link.dropped_attributes))
-        if span.dropped_links:
-            parts.append(_DROPPED_LINKS + _varint(span.dropped_links))
-        status = span.status
-        status_body = b""
-        if status.description:
-            status_body = _field(_STATUS_MESSAGE, status.description.encode())
-        if status.status_code.value:
-            status_body += _STATUS_CODE + _varint(status.status_code.value)
-        parts.append(_field(_STATUS, status_body))
+        name = span._name
+        if name:
+            parts.append(_field(_NAME, name.encode()))
+        parts.append(_KINDS[span._kind._value_])
+        if span._start_time:
+            parts.append(_START_TIME + _pack_fixed64(span._start_time))
+        if span._end_time:
+            parts.append(_END_TIME + _pack_fixed64(span._end_time))
+        attributes = span._attributes
+        if attributes:
+            parts.append(self._attributes(_SPAN_ATTRIBUTES, attributes))
+        if type(attributes) is BoundedAttributes and attributes.dropped:
+            parts.append(_DROPPED_ATTRIBUTES + _varint(attributes.dropped))
+        events = span._events
+        if events:
+            for event in events:
+                parts.append(self._event(event))
+        if type(events) is BoundedList and events.dropped:
+            parts.append(_DROPPED_EVENTS + _varint(events.dropped))
+        links = span._links
+        if links:
+            for link in links:
+                parts.append(self._link(link.context, link.attributes, link.dropped_attributes))
+        if type(links) is BoundedList and links.dropped:
+            parts.append(_DROPPED_LINKS + _varint(links.dropped))
+        status = span._status
+        if status.status_code is StatusCode.UNSET and not status.description:
+            parts.append(_STATUS_UNSET)
+        else:
+            parts.append(self._status(status))
         body = b"".join(parts)
         return _varint(len(body)) + body
+
+    @staticmethod
+    def _status(status: Status) -> bytes:
+        body = b""
+        if status.description:
+            body = _field(_STATUS_MESSAGE, status.description.encode())
+        if status.status_code is not StatusCode.UNSET:
+            body += _STATUS_CODE + _varint(status.status_code.value)
+        return _field(_STATUS, body)
 
     def _event(self, event: Any) -> bytes:
         body = b""
