@@ -61,6 +61,7 @@ from natstrace.config import Settings
 from natstrace.embedded_server import EmbeddedNatsServer
 from natstrace.metrics import NatstraceMetrics
 from natstrace.tracing import semconv as sc
+from natstrace.tracing.export.exporter import OtlpSpanExporter
 from natstrace.tracing.setup import build_span_exporter, build_span_processor
 
 BIG_QUEUE = 1 << 20
@@ -167,8 +168,13 @@ def _resource() -> Resource:
     return Resource.create({"service.name": "bench"})
 
 
-def floor(queue_size: int) -> Pipeline:
-    exporter = _Timed(OTLPSpanExporter())
+class _Discard(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def floor(queue_size: int, export: bool = True) -> Pipeline:
+    exporter = _Timed(OTLPSpanExporter() if export else _Discard())
     provider = TracerProvider(resource=_resource())
     provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=queue_size))
     tracer = provider.get_tracer("bench")
@@ -203,7 +209,9 @@ def floor(queue_size: int) -> Pipeline:
     return Pipeline(provider, exporter, lambda nc: nc, publish, consume)
 
 
-def natstrace_pipeline(queue_size: int, encoder: str = "natstrace") -> Pipeline:
+def natstrace_pipeline(
+    queue_size: int, encoder: str = "natstrace", export: bool = True
+) -> Pipeline:
     # What configure() builds: the exporter OTEL_* asks for, natstrace's processor
     # reporting drops to the metrics.
     settings = replace(
@@ -211,12 +219,12 @@ def natstrace_pipeline(queue_size: int, encoder: str = "natstrace") -> Pipeline:
     )
     registry = CollectorRegistry()
     metrics = NatstraceMetrics(registry, service_name="bench")
-    built = build_span_exporter(settings)
+    built = build_span_exporter(settings) if export else _Discard()
     assert built is not None
     exporter = _Timed(built)
     provider = TracerProvider(resource=_resource())
     processor = build_span_processor(settings, exporter, metrics.count_spans_dropped)
-    if encoder == "natstrace":
+    if isinstance(built, OtlpSpanExporter):
         # build_span_processor recognises natstrace's exporter by type; the timing
         # wrapper hides it, so hand the shutdown hook over here.
         processor._before_shutdown = built.stop_retrying  # type: ignore[attr-defined]
@@ -246,6 +254,10 @@ CASES: dict[str, Callable[[int], Pipeline]] = {
     "floor": floor,
     "natstrace": natstrace_pipeline,
     "natstrace, stock encoder": lambda queue: natstrace_pipeline(queue, "stock"),
+    # Spans made and batched but thrown away at the exporter: what is left is the
+    # cost of making them; the difference to the case above is the whole export path.
+    "floor, no export": lambda queue: floor(queue, export=False),
+    "natstrace, no export": lambda queue: natstrace_pipeline(queue, export=False),
 }
 
 
@@ -297,7 +309,8 @@ async def closed_loop(url: str, receiver: Receiver, name: str, count: int) -> Ru
     await pub_raw.close()
     await sub_raw.close()
     made = 2 * count
-    arrived = receiver.wait_for(before + made) - before
+    exported = not isinstance(pipeline.exporter.exporter, _Discard)
+    arrived = receiver.wait_for(before + made) - before if exported else 0
     return Run(count, cpu, pipeline.exporter.cpu, made, arrived, pipeline.dropped(), wall)
 
 
@@ -318,8 +331,8 @@ async def open_loop(url: str, receiver: Receiver, name: str, rate: int, seconds:
             await pipeline.publish(publisher)
             sent += 1
         await asyncio.sleep(max(0.0, started + sent / rate - time.perf_counter()))
+    wall = time.perf_counter() - started  # the rate achieved is the publishing rate
     await asyncio.wait_for(done.wait(), 300)
-    wall = time.perf_counter() - started
     pipeline.provider.shutdown()
     cpu = time.process_time() - cpu_started
     await pub_raw.close()
@@ -364,6 +377,10 @@ async def main_closed(count: int, rounds: int) -> None:
     floor_cpu = statistics.median(run.cpu / run.messages for run in runs["floor"])
     for name, case_runs in runs.items():
         cpu = statistics.median(run.cpu / run.messages for run in case_runs)
+        if "no export" in name:
+            made = sum(run.made for run in case_runs)
+            print(f"| {name} | {cpu * 1e6:.1f} | {cpu / floor_cpu:.2f}x | - | {made} | - |")
+            continue
         export = statistics.median(run.export_cpu / run.messages for run in case_runs)
         made = sum(run.made for run in case_runs)
         arrived = sum(run.arrived for run in case_runs)
