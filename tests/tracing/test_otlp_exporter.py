@@ -205,3 +205,24 @@ def test_a_partial_success_is_a_success_and_is_logged(
         assert exporter.export(_spans()) is SpanExportResult.SUCCESS
     assert otlp_receiver.faults.attempts == 1, "a partial success is not retried"
     assert "rejected 5 of 21 spans: over quota" in caplog.text
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_an_application_provider_can_use_it_from_the_environment(
+    otlp_receiver: OtlpReceiver, clean_env: pytest.MonkeyPatch, protocol: str
+) -> None:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from natstrace import OtlpSpanExporter as PublicExporter
+
+    base = otlp_receiver.grpc_endpoint if protocol == "grpc" else otlp_receiver.http_endpoint
+    clean_env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", base)
+    clean_env.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+    provider = TracerProvider(resource=Resource.create({"service.name": "own-provider"}))
+    provider.add_span_processor(BatchSpanProcessor(PublicExporter()))
+    with provider.get_tracer("app").start_as_current_span("work"):
+        pass
+    provider.shutdown()
+    (span,) = otlp_receiver.wait_for(1)
+    assert (span.name, span.service_name) == ("work", "own-provider")
+    assert span.transport == ("grpc" if protocol == "grpc" else "http")
