@@ -147,7 +147,10 @@ def test_without_a_delay_the_backoff_is_the_stock_one(
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_retries_give_up_at_the_timeout_and_are_counted(
-    otlp_receiver: OtlpReceiver, clean_env: pytest.MonkeyPatch, protocol: str
+    otlp_receiver: OtlpReceiver,
+    clean_env: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    protocol: str,
 ) -> None:
     clean_env.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "0.5")
     otlp_receiver.faults.failures = 1000
@@ -158,17 +161,25 @@ def test_retries_give_up_at_the_timeout_and_are_counted(
     processor = build_span_processor(Settings(), exporter, metrics.count_spans_dropped)
     spans = _spans()
     started = time.monotonic()
-    for span in spans:
-        processor.on_end(span)
-    processor.force_flush()
+    with caplog.at_level(logging.DEBUG):
+        for span in spans:
+            processor.on_end(span)
+        processor.force_flush()
+        processor.on_end(spans[0])
+        processor.force_flush()
     assert time.monotonic() - started < 3
-    assert 3 <= otlp_receiver.faults.attempts <= 6
+    # One line for the whole outage: retries and the second failure log at DEBUG.
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert warnings[0].exc_info is None
+    assert sum("retrying" in r.getMessage() for r in caplog.records) >= 2
+    assert 4 <= otlp_receiver.faults.attempts <= 12
     assert otlp_receiver.spans == []
     dropped = registry.get_sample_value(
         "natstrace_spans_dropped_total",
         {"service_name": "unknown_service", "reason": "export_failed"},
     )
-    assert dropped == len(spans)
+    assert dropped == len(spans) + 1
     processor.shutdown()
 
 
