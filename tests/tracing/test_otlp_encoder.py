@@ -207,6 +207,15 @@ def test_nan_and_values_that_compare_equal_across_types() -> None:
     _assert_same_as_stock(ENCODER, spans)
 
 
+def test_what_utf_8_cannot_carry_is_skipped_like_the_stock_encoder() -> None:
+    attributes = {"ok": "yes", "\ud800key": "v", "value": "\udfff", "list": ("a", "\ud800")}
+    spans = [ReadableSpan(name="s", context=SpanContext(1, 2, False), attributes=attributes)]
+    ours = ExportTraceServiceRequest.FromString(SpanEncoder().encode(spans))
+    (span,) = ours.resource_spans[0].scope_spans[0].spans
+    assert [pair.key for pair in span.attributes] == ["ok"]
+    _assert_same_as_stock(SpanEncoder(), spans)
+
+
 def test_spans_from_the_sdk_encode_like_the_stock_encoder() -> None:
     # Real SDK spans: the encoder reads the SDK's own attribute container directly.
     exporter = InMemorySpanExporter()

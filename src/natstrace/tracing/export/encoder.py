@@ -181,12 +181,13 @@ def _key_value(key: str, value: Any) -> bytes | None:
     """A length-prefixed ``KeyValue``, ready to follow its container's field tag."""
     try:
         encoded = _any_value(value)
+        encoded_key = key.encode()
     except (UnicodeEncodeError, RecursionError):
         encoded = None
     if encoded is None:
-        _log.debug("natstrace: attribute %r has a value OTLP cannot carry; skipped", key)
+        _log.debug("natstrace: attribute %r cannot be carried by OTLP; skipped", key)
         return None
-    body = _field(_KEY, key.encode()) + _field(_VALUE, encoded)
+    body = _field(_KEY, encoded_key) + _field(_VALUE, encoded)
     return _varint(len(body)) + body
 
 
@@ -338,12 +339,12 @@ class SpanEncoder:
 
     def _str_pair(self, key: str, value: str) -> bytes | None:
         """``_key_value`` for a string value, the common miss (IDs, subjects), inlined."""
-        prefix = self._keys.get(key)
-        if prefix is None:
-            if len(self._keys) >= _PAIR_CACHE_SIZE:
-                self._keys.clear()
-            prefix = self._keys[key] = _field(_KEY, key.encode()) + _VALUE
         try:
+            prefix = self._keys.get(key)
+            if prefix is None:
+                if len(self._keys) >= _PAIR_CACHE_SIZE:
+                    self._keys.clear()
+                prefix = self._keys[key] = _field(_KEY, key.encode()) + _VALUE
             encoded = value.encode()
         except UnicodeEncodeError:
             return _key_value(key, value)  # skipped, as the stock encoder does
