@@ -5,7 +5,7 @@ Retries follow OpenTelemetry's OTLP exporters: up to six attempts with exponenti
 backoff (1 s, 2 s, 4 s ... with 20 % jitter, or what the collector asked for)
 while the export's timeout allows, for the errors they retry (gRPC UNAVAILABLE and
 the like, HTTP 429/502/503/504, a refused connection). A partially successful
-request is not retried; its rejected spans are logged.
+request is not retried; its rejected spans are logged (at most once a minute).
 
 An unreachable collector is reported once, as one WARNING line, and again only
 after exports have worked in between; the retries themselves log at DEBUG. Once
@@ -36,6 +36,7 @@ __all__ = ["OtlpSpanExporter"]
 _log = logging.getLogger(__name__)
 
 _MAX_ATTEMPTS = 6
+_REJECTION_LOG_INTERVAL = 60.0
 
 
 def _transport(settings: OtlpSettings) -> Transport:
@@ -88,6 +89,7 @@ class OtlpSpanExporter(SpanExporter):
         self._stopping = threading.Event()
         self._shut_down = False
         self._failing = False
+        self._next_rejection_warning = 0.0
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Encode and send ``spans``, retrying as described above; never raises."""
@@ -106,9 +108,11 @@ class OtlpSpanExporter(SpanExporter):
         if self._failing:
             self._failing = False
             _log.info("natstrace: exporting spans to %s again", self._transport.endpoint)
-        if attempt.rejected:
+        if attempt.rejected and monotonic() >= self._next_rejection_warning:
+            self._next_rejection_warning = monotonic() + _REJECTION_LOG_INTERVAL
             _log.warning(
-                "natstrace: the collector at %s rejected %d of %d spans: %s",
+                "natstrace: the collector at %s rejected %d of %d spans: %s "
+                "(logged at most once a minute)",
                 self._transport.endpoint,
                 attempt.rejected,
                 len(spans),
