@@ -40,7 +40,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent import futures
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
@@ -162,6 +162,7 @@ class Pipeline:
     publish: Callable[[Any], Awaitable[None]]
     consume: Callable[[Msg], Awaitable[None]] | None = None
     dropped: Callable[[], int] = lambda: 0
+    queued: Callable[[], int] = lambda: -1
 
 
 def _resource() -> Resource:
@@ -247,6 +248,7 @@ def natstrace_pipeline(
         lambda nc: nc.publish("bench", PAYLOAD),
         None,
         dropped,
+        lambda: processor.queued,
     )
 
 
@@ -270,7 +272,7 @@ class Run:
     arrived: int
     dropped: int
     wall: float
-    samples: list[float] = field(default_factory=list)
+    most_queued: int = -1
 
 
 async def _connect_pair(
@@ -323,6 +325,7 @@ async def open_loop(url: str, receiver: Receiver, name: str, rate: int, seconds:
     started = time.perf_counter()
     cpu_started = time.process_time()
     sent = 0
+    most_queued = 0
     # Publish on schedule: message i is due at started + i / rate; what is due is
     # sent at once, then the loop sleeps until the next one is due.
     while sent < count:
@@ -330,6 +333,7 @@ async def open_loop(url: str, receiver: Receiver, name: str, rate: int, seconds:
         while sent < due:
             await pipeline.publish(publisher)
             sent += 1
+        most_queued = max(most_queued, pipeline.queued())
         await asyncio.sleep(max(0.0, started + sent / rate - time.perf_counter()))
     wall = time.perf_counter() - started  # the rate achieved is the publishing rate
     await asyncio.wait_for(done.wait(), 300)
@@ -339,7 +343,9 @@ async def open_loop(url: str, receiver: Receiver, name: str, rate: int, seconds:
     await sub_raw.close()
     made = 2 * count
     arrived = receiver.wait_for(before + made, timeout=10) - before
-    return Run(count, cpu, pipeline.exporter.cpu, made, arrived, pipeline.dropped(), wall)
+    run = Run(count, cpu, pipeline.exporter.cpu, made, arrived, pipeline.dropped(), wall)
+    run.most_queued = most_queued
+    return run
 
 
 # --- main -----------------------------------------------------------------------
@@ -413,7 +419,8 @@ async def main_open(rates: list[int], seconds: float, names: list[str]) -> None:
                     achieved = run.messages / run.wall
                     print(
                         f"| {name} | {rate} | {achieved:.0f} | {run.made} | {run.arrived} "
-                        f"| {run.made - run.arrived} ({run.dropped}) |",
+                        f"| {run.made - run.arrived} ({run.dropped}) "
+                        f"| {run.most_queued if run.most_queued >= 0 else 'n/a'} |",
                         flush=True,
                     )
     finally:
