@@ -325,7 +325,7 @@ async def open_loop(url: str, receiver: Receiver, name: str, rate: int, seconds:
     started = time.perf_counter()
     cpu_started = time.process_time()
     sent = 0
-    most_queued = 0
+    most_queued = -1
     # Publish on schedule: message i is due at started + i / rate; what is due is
     # sent at once, then the loop sleeps until the next one is due.
     while sent < count:
