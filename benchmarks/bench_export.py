@@ -410,9 +410,10 @@ async def main_open(rates: list[int], seconds: float, names: list[str]) -> None:
                 "2 spans per message\n"
             )
             print(
-                "| case | target msg/s | achieved msg/s | spans made | arrived | lost (counted) |"
+                "| case | target msg/s | achieved msg/s | spans made | arrived | lost (counted) "
+                "| most queued |"
             )
-            print("|---|---:|---:|---:|---:|---:|")
+            print("|---|---:|---:|---:|---:|---:|---:|")
             for rate in rates:
                 for name in names:
                     run = await open_loop(server.url, receiver, name, rate, seconds)
