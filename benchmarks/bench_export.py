@@ -25,8 +25,9 @@ thread) is shown too; the rest is the message flow, span creation and gRPC's own
 threads.
 
 Open loop (``--open-loop``): messages published at a steady rate for a number of
-seconds with the default queue size (2048 spans); reports spans made, arrived and
-dropped for natstrace and the floor at each rate.
+seconds with the default queue size (2048 spans); reports the publishing rate
+achieved, spans made, arrived and lost (and how many natstrace's processor counted
+as dropped), and the most spans natstrace's queue held, at each rate.
 """
 
 from __future__ import annotations
