@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/soak.py [--messages 1000000] [--fault-messages 20000] [--rounds 3]
 
 1. Collector faults. The same instrumented publish/consume pair (256-byte messages,
-   100% sampling, the processor ``natstrace.configure`` builds, OTLP/HTTP) runs
+   100% sampling, the processor and exporter ``natstrace.configure`` builds, OTLP/HTTP) runs
    against a collector that answers, one that refuses connections and a black
    hole that accepts and never answers, interleaved round after round. Reported:
    median throughput of each as a ratio of the collector-up run, spans dropped
@@ -26,7 +26,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import nats
 from opentelemetry.context import Context
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from prometheus_client import CollectorRegistry
 
@@ -34,6 +33,7 @@ import natstrace
 from natstrace.config import Settings
 from natstrace.embedded_server import EmbeddedNatsServer, free_port
 from natstrace.metrics import NatstraceMetrics
+from natstrace.tracing.export import OtlpSettings, OtlpSpanExporter
 from natstrace.tracing.setup import BoundedBatchSpanProcessor, build_span_processor
 
 PAYLOAD = b"x" * 256
@@ -76,7 +76,9 @@ class _Pipeline:
     def __init__(self, endpoint: str) -> None:
         self.registry = CollectorRegistry()
         self.metrics = NatstraceMetrics(self.registry, service_name="soak")
-        exporter = OTLPSpanExporter(endpoint=endpoint, timeout=2)
+        exporter = OtlpSpanExporter(
+            settings=OtlpSettings(protocol="http/protobuf", endpoint=endpoint, timeout=2)
+        )
         processor = build_span_processor(Settings(), exporter, self.metrics.count_spans_dropped)
         self.processor: BoundedBatchSpanProcessor = processor
         self.open_spans = _OpenSpans()

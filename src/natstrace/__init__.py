@@ -34,6 +34,7 @@ from natstrace.middleware.types import (
 )
 from natstrace.tracing.correlation import Correlation, InvalidIdError, correlation_scope
 from natstrace.tracing.correlation import current as current_correlation
+from natstrace.tracing.export import OtlpSpanExporter
 from natstrace.tracing.log_correlation import TraceContextFilter, enable_log_correlation
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "InstrumentedClient",
     "InstrumentedSubscription",
     "InvalidIdError",
+    "OtlpSpanExporter",
     "OutgoingMessage",
     "PublishApp",
     "PublishMiddleware",

@@ -37,14 +37,32 @@ OTEL_EXPORTER_PROMETHEUS_HOST = "OTEL_EXPORTER_PROMETHEUS_HOST"
 OTEL_EXPORTER_PROMETHEUS_PORT = "OTEL_EXPORTER_PROMETHEUS_PORT"
 OTEL_BSP_MAX_QUEUE_SIZE = "OTEL_BSP_MAX_QUEUE_SIZE"
 OTEL_BSP_MAX_EXPORT_BATCH_SIZE = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
+# The OTLP exporter's settings, each with a ``_TRACES_`` variant that wins
+# (read by natstrace.tracing.export.otlp_settings).
+OTEL_EXPORTER_OTLP_HEADERS = "OTEL_EXPORTER_OTLP_HEADERS"
+OTEL_EXPORTER_OTLP_TRACES_HEADERS = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
+OTEL_EXPORTER_OTLP_TIMEOUT = "OTEL_EXPORTER_OTLP_TIMEOUT"
+OTEL_EXPORTER_OTLP_TRACES_TIMEOUT = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
+OTEL_EXPORTER_OTLP_COMPRESSION = "OTEL_EXPORTER_OTLP_COMPRESSION"
+OTEL_EXPORTER_OTLP_TRACES_COMPRESSION = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"
+OTEL_EXPORTER_OTLP_INSECURE = "OTEL_EXPORTER_OTLP_INSECURE"
+OTEL_EXPORTER_OTLP_TRACES_INSECURE = "OTEL_EXPORTER_OTLP_TRACES_INSECURE"
+OTEL_EXPORTER_OTLP_CERTIFICATE = "OTEL_EXPORTER_OTLP_CERTIFICATE"
+OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE = "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE"
+OTEL_EXPORTER_OTLP_CLIENT_KEY = "OTEL_EXPORTER_OTLP_CLIENT_KEY"
+OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY = "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY"
+OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE = "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"
+OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE = "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE"
 
 # natstrace's own variables.
 NATSTRACE_CONSUMER_SPAN_POLICY = "NATSTRACE_CONSUMER_SPAN_POLICY"
 NATSTRACE_SUBJECT_TEMPLATES = "NATSTRACE_SUBJECT_TEMPLATES"
 NATSTRACE_BAGGAGE_ALLOWLIST = "NATSTRACE_BAGGAGE_ALLOWLIST"
+NATSTRACE_OTLP_ENCODER = "NATSTRACE_OTLP_ENCODER"
 
 _POLICIES: tuple[ConsumerSpanPolicy, ...] = ("parent", "link", "auto")
 _PROTOCOLS = ("grpc", "http/protobuf")
+_ENCODERS = ("natstrace", "stock")
 
 
 def _flag(value: str | None) -> bool:
@@ -118,6 +136,12 @@ class Settings:
     """``NATSTRACE_BAGGAGE_ALLOWLIST``: comma-separated baggage keys that may cross into
     an untrusted subscription's handler (``trust="untrusted"``); all others are dropped."""
 
+    otlp_encoder: str = "natstrace"
+    """``NATSTRACE_OTLP_ENCODER``: ``natstrace`` (default) exports with natstrace's OTLP
+    exporter, which writes the protobuf wire format directly; ``stock`` with
+    OpenTelemetry's own OTLP exporters. Both read the same ``OTEL_EXPORTER_OTLP_*``
+    variables."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read the settings from ``environ`` (default: ``os.environ``).
@@ -138,6 +162,10 @@ class Settings:
         if policy not in _POLICIES:
             expected = ", ".join(_POLICIES)
             raise ValueError(f"{NATSTRACE_CONSUMER_SPAN_POLICY}={policy!r}: expected {expected}")
+        encoder = (env.get(NATSTRACE_OTLP_ENCODER) or "natstrace").strip().lower()
+        if encoder not in _ENCODERS:
+            expected = ", ".join(_ENCODERS)
+            raise ValueError(f"{NATSTRACE_OTLP_ENCODER}={encoder!r}: expected {expected}")
         port_text = env.get(OTEL_EXPORTER_PROMETHEUS_PORT) or "9464"
         try:
             port = int(port_text)
@@ -159,4 +187,5 @@ class Settings:
             span_queue_size=_positive(env, OTEL_BSP_MAX_QUEUE_SIZE, 2048),
             span_batch_size=_positive(env, OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
             baggage_allowlist=_names(env.get(NATSTRACE_BAGGAGE_ALLOWLIST)),
+            otlp_encoder=encoder,
         )

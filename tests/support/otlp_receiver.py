@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
+from google.rpc.error_details_pb2 import RetryInfo
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
@@ -55,11 +56,50 @@ class ReceivedSpan:
         return [(link.trace_id.hex(), link.span_id.hex()) for link in self.span.links]
 
 
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One export request as it arrived, with its gRPC metadata or HTTP headers."""
+
+    transport: str
+    request: trace_service_pb2.ExportTraceServiceRequest
+    headers: dict[str, str]
+
+
+@dataclass
+class Faults:
+    """How the receiver misbehaves: the next ``failures`` requests fail (gRPC
+    ``grpc_code``, HTTP ``http_status``, with a retry delay when ``retry_after`` is
+    set); accepted requests report ``rejected`` spans as a partial success."""
+
+    failures: int = 0
+    grpc_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
+    http_status: int = 503
+    retry_after: float | None = None
+    rejected: int = 0
+    attempts: int = 0
+
+    def next_failure(self) -> bool:
+        self.attempts += 1
+        if self.failures > 0:
+            self.failures -= 1
+            return True
+        return False
+
+    def response(self) -> trace_service_pb2.ExportTraceServiceResponse:
+        response = trace_service_pb2.ExportTraceServiceResponse()
+        if self.rejected:
+            response.partial_success.rejected_spans = self.rejected
+            response.partial_success.error_message = "over quota"
+        return response
+
+
 class OtlpReceiver:
     """Collects every exported span; ``grpc_endpoint`` and ``http_endpoint`` to export to."""
 
     def __init__(self) -> None:
         self._spans: list[ReceivedSpan] = []
+        self.requests: list[ReceivedRequest] = []
+        self.faults = Faults()
         self._lock = threading.Lock()
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_GrpcService(self), self._grpc)
@@ -88,7 +128,14 @@ class OtlpReceiver:
         self._http.shutdown()
         self._http.server_close()
 
-    def add(self, request: trace_service_pb2.ExportTraceServiceRequest, transport: str) -> None:
+    def add(
+        self,
+        request: trace_service_pb2.ExportTraceServiceRequest,
+        transport: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        with self._lock:
+            self.requests.append(ReceivedRequest(transport, request, headers or {}))
         received = []
         for resource_spans in request.resource_spans:
             service = next(
@@ -114,6 +161,8 @@ class OtlpReceiver:
     def clear(self) -> None:
         with self._lock:
             self._spans.clear()
+            self.requests.clear()
+            self.faults = Faults()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedSpan]:
         """Wait until at least ``count`` spans arrived; return them all."""
@@ -131,8 +180,17 @@ class _GrpcService(trace_service_pb2_grpc.TraceServiceServicer):
         self._receiver = receiver
 
     def Export(self, request, context):
-        self._receiver.add(request, "grpc")
-        return trace_service_pb2.ExportTraceServiceResponse()
+        faults = self._receiver.faults
+        if faults.next_failure():
+            if faults.retry_after is not None:
+                info = RetryInfo()
+                info.retry_delay.FromNanoseconds(int(faults.retry_after * 1e9))
+                context.set_trailing_metadata(
+                    (("google.rpc.retryinfo-bin", info.SerializeToString()),)
+                )
+            context.abort(faults.grpc_code, "receiver told to fail")
+        self._receiver.add(request, "grpc", dict(context.invocation_metadata()))
+        return faults.response()
 
 
 def _http_handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
@@ -144,10 +202,18 @@ def _http_handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
             if self.path != "/v1/traces":
                 self.send_error(404)
                 return
+            faults = receiver.faults
+            if faults.next_failure():
+                self.send_response(faults.http_status)
+                if faults.retry_after is not None:
+                    self.send_header("Retry-After", str(faults.retry_after))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             request = trace_service_pb2.ExportTraceServiceRequest()
             request.ParseFromString(body)
-            receiver.add(request, "http")
-            reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+            receiver.add(request, "http", {k.lower(): v for k, v in self.headers.items()})
+            reply = faults.response().SerializeToString()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
             self.send_header("Content-Length", str(len(reply)))

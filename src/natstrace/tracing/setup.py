@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.sampling import Sampler
 
 from natstrace.config import Settings
+from natstrace.tracing.export.exporter import OtlpSpanExporter
 from natstrace.tracing.processor_slot import SpanProcessorSlot
 
 __all__ = [
@@ -113,6 +114,8 @@ class BoundedBatchSpanProcessor(SpanProcessor):
         max_export_batch_size: spans per export; capped at ``max_queue_size``.
         on_dropped: called with ``("queue_full", 1)`` for every dropped span.
         log_interval: seconds between two warnings about a full queue.
+        before_shutdown: called first thing in :meth:`shutdown` (natstrace's exporter
+            stops retrying then, so the last flush cannot hold up the exit).
     """
 
     def __init__(
@@ -123,8 +126,10 @@ class BoundedBatchSpanProcessor(SpanProcessor):
         max_export_batch_size: int = 512,
         on_dropped: Callable[[str, int], None] | None = None,
         log_interval: float = 60.0,
+        before_shutdown: Callable[[], None] | None = None,
     ) -> None:
         self.max_queue_size = max_queue_size
+        self._before_shutdown = before_shutdown
         self._on_dropped = on_dropped
         self._log_interval = log_interval
         self._lock = threading.Lock()
@@ -182,6 +187,8 @@ class BoundedBatchSpanProcessor(SpanProcessor):
             )
 
     def shutdown(self) -> None:
+        if self._before_shutdown is not None:
+            self._before_shutdown()
         self._batch.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -191,8 +198,9 @@ class BoundedBatchSpanProcessor(SpanProcessor):
 def build_span_exporter(settings: Settings) -> SpanExporter | None:
     """The exporter ``OTEL_TRACES_EXPORTER`` and ``OTEL_EXPORTER_OTLP_*PROTOCOL`` ask for.
 
-    ``otlp`` builds the gRPC or HTTP/protobuf OTLP exporter, which reads its
-    endpoint, headers, timeout and TLS settings from the standard variables;
+    ``otlp`` builds natstrace's gRPC or HTTP/protobuf OTLP exporter (OpenTelemetry's
+    own with ``NATSTRACE_OTLP_ENCODER=stock``), which reads its endpoint, headers,
+    timeout, compression and TLS settings from the standard variables;
     ``console`` prints spans; ``none`` returns ``None``.
 
     Raises:
@@ -205,6 +213,8 @@ def build_span_exporter(settings: Settings) -> SpanExporter | None:
         return ConsoleSpanExporter()
     if name != "otlp":
         raise ValueError(f"OTEL_TRACES_EXPORTER={name!r}: expected otlp, console or none")
+    if settings.otlp_encoder == "natstrace":
+        return OtlpSpanExporter("grpc" if settings.otlp_protocol == "grpc" else "http/protobuf")
     if settings.otlp_protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
             OTLPSpanExporter as GrpcExporter,
@@ -226,6 +236,7 @@ def build_span_processor(
     """The processor :func:`configure` puts in front of ``exporter``: batches of
     ``settings.span_batch_size``, at most ``settings.span_queue_size`` spans waiting,
     overflow and failed exports reported to ``on_dropped``."""
+    before_shutdown = exporter.stop_retrying if isinstance(exporter, OtlpSpanExporter) else None
     if on_dropped is not None:
         exporter = CountingSpanExporter(exporter, on_dropped)
     return BoundedBatchSpanProcessor(
@@ -233,6 +244,7 @@ def build_span_processor(
         max_queue_size=settings.span_queue_size,
         max_export_batch_size=settings.span_batch_size,
         on_dropped=on_dropped,
+        before_shutdown=before_shutdown,
     )
 
 
