@@ -1,0 +1,126 @@
+"""Fetched messages are finished exactly once, in a worker task, handled
+concurrently, or taken with ``pop``."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+
+import nats
+import pytest
+
+import natstrace
+from natstrace.embedded_server import EmbeddedNatsServer
+from natstrace.testing import MetricsCapture, SpanCapture
+from tests.conftest import Traced
+from tests.jetstream.conftest import Stream
+
+pytestmark = pytest.mark.integration
+
+
+def _in_flight(traced: Traced, stream: Stream, group: str) -> float | None:
+    return traced.sample(
+        "natstrace_messages_in_flight",
+        messaging_destination_name=stream.wildcard,
+        messaging_consumer_group_name=group,
+    )
+
+
+def _processes(traced: Traced, stream: Stream) -> list[object]:
+    return [s for s in traced.spans() if s.name == f"process {stream.wildcard}"]
+
+
+@pytest.mark.parametrize("stop", ["unsubscribe", "cancel", "client_drain"])
+async def test_worker_fetch_loop_stopped_from_outside_ends_the_span(
+    traced: Traced,
+    stream: Stream,
+    caplog: pytest.LogCaptureFixture,
+    stop: str,
+    nats_server: EmbeddedNatsServer,
+    natstrace_spans: SpanCapture,
+    natstrace_metrics: MetricsCapture,
+) -> None:
+    await stream.js.publish(stream.subject(), b"1")
+    # The worker's own client, so that draining it leaves the test's client alone.
+    nc = natstrace.instrument(
+        await nats.connect(nats_server.url),
+        tracer_provider=natstrace_spans.tracer_provider,
+        metrics=natstrace_metrics.metrics,
+    )
+    sub = await nc.jetstream().pull_subscribe(stream.wildcard, durable="worker")
+    handling = asyncio.Event()
+
+    async def worker() -> None:
+        for _ in await sub.fetch(1, timeout=2):
+            handling.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(worker())
+    await asyncio.wait_for(handling.wait(), 2)
+    assert _in_flight(traced, stream, "worker") == 1
+    if stop == "unsubscribe":
+        await sub.unsubscribe()
+    elif stop == "client_drain":
+        await nc.drain()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    del task
+    gc.collect()
+    assert len(_processes(traced, stream)) == 1
+    assert _in_flight(traced, stream, "worker") == 0
+    assert "Failed to detach context" not in caplog.text
+    await nc.close()
+
+
+async def test_a_batch_handled_concurrently_keeps_each_message_s_workflow(
+    traced: Traced, stream: Stream
+) -> None:
+    for n in range(3):
+        await stream.js.publish(stream.subject(), str(n).encode())
+    out = await traced.raw.subscribe("conc.out")
+    sub = await stream.js.pull_subscribe(stream.wildcard, durable="conc")
+    msgs = await sub.fetch(3, timeout=2)
+    seen: dict[str, str | None] = {}
+    handled_until: dict[str, int] = {}
+
+    async def handle(msg: object) -> None:
+        current = natstrace.current_correlation()
+        seen[msg.headers["Nats-Msg-Id"]] = current.message_id if current else None
+        await asyncio.sleep(0.05)
+        await traced.nc.publish("conc.out", msg.data, headers={"From": msg.headers["Nats-Msg-Id"]})
+        await msg.ack()
+        handled_until[msg.headers["Nats-Msg-Id"]] = time.time_ns()
+
+    await msgs.gather(handle)
+    assert seen == {ident: ident for ident in seen} and len(seen) == 3
+    for _ in range(3):
+        published = await out.next_msg(timeout=2)
+        assert published.headers["Causation-Id"] == published.headers["From"]
+    processes = _processes(traced, stream)
+    assert len(processes) == 3
+    for process in processes:
+        ident = process.attributes["messaging.message.id"]
+        assert process.end_time >= handled_until[ident]
+        assert process.end_time - process.start_time >= 40_000_000
+        assert [e.name for e in process.events] == ["ack"]
+    assert traced.consumed(stream.wildcard, "conc") == 3
+    assert _in_flight(traced, stream, "conc") == 0
+    await sub.unsubscribe()
+
+
+async def test_pop_takes_the_message(traced: Traced, stream: Stream) -> None:
+    await stream.js.publish(stream.subject(), b"1")
+    await stream.js.publish(stream.subject(), b"2")
+    sub = await stream.js.pull_subscribe(stream.wildcard, durable="popper")
+    msgs = await sub.fetch(2, timeout=2)
+    while msgs:
+        msg = msgs.pop(0)
+        assert natstrace.current_correlation().message_id == msg.headers["Nats-Msg-Id"]
+        await msg.ack()
+    await sub.unsubscribe()
+    processes = _processes(traced, stream)
+    assert len(processes) == 2
+    assert [[e.name for e in p.events] for p in processes] == [["ack"], ["ack"]]
+    assert traced.consumed(stream.wildcard, "popper") == 2
