@@ -192,3 +192,73 @@ async def test_a_plain_function_callback_is_refused_at_subscribe(traced: Traced)
     js = traced.nc.jetstream()
     with pytest.raises(nats.errors.Error, match="must use coroutine for subscriptions"):
         await js.subscribe("plain.js", cb=not_a_coroutine)  # type: ignore[arg-type]
+
+
+class _Around:
+    """A user middleware: notes what it sees before and after the handling."""
+
+    seen: list[tuple[str, bool, str | None]] = []
+
+    def __init__(self, app: natstrace.HandleApp) -> None:
+        self.app = app
+
+    async def __call__(self, message: natstrace.IncomingMessage) -> None:
+        current = natstrace.current_correlation()
+        self.seen.append(
+            (
+                "before",
+                trace.get_current_span() is message.span,
+                current.message_id if current else None,
+            )
+        )
+        try:
+            await self.app(message)
+        except BaseException as exc:
+            self.seen.append(("raised", False, type(exc).__name__))
+            raise
+        self.seen.append(("after", not message.span.is_recording(), message.message_id))
+
+
+@pytest.mark.instrument(handle_middleware=[_Around])
+async def test_user_middleware_runs_around_pulled_messages(traced: Traced) -> None:
+    _Around.seen = []
+    sub = await traced.nc.subscribe("mw.pull")
+    await traced.nc.publish("mw.pull", b"1")
+    await traced.nc.publish("mw.pull", b"2")
+    ids = []
+    async for msg in sub.messages:
+        # The middleware's code before the handling ran before the loop body.
+        assert _Around.seen[-1] == ("before", True, msg.headers["Nats-Msg-Id"])
+        ids.append(msg.headers["Nats-Msg-Id"])
+        if len(ids) == 2:
+            break
+    await sub.unsubscribe()
+    await _until(lambda: len(_Around.seen) == 4)
+    assert _Around.seen == [
+        ("before", True, ids[0]),
+        ("after", True, ids[0]),
+        ("before", True, ids[1]),
+        ("after", True, ids[1]),
+    ]
+
+
+@pytest.mark.instrument(handle_middleware=[_Around])
+async def test_user_middleware_sees_the_pulling_task_cancelled(traced: Traced) -> None:
+    _Around.seen = []
+    sub = await traced.nc.subscribe("mw.cancel")
+    handling = asyncio.Event()
+
+    async def worker() -> None:
+        async for _ in sub.messages:
+            handling.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(worker())
+    await traced.nc.publish("mw.cancel", b"x")
+    await asyncio.wait_for(handling.wait(), 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await _until(lambda: len(_Around.seen) == 2)
+    assert _Around.seen[1] == ("raised", False, "CancelledError")
+    await sub.unsubscribe()
