@@ -124,3 +124,27 @@ async def test_pop_takes_the_message(traced: Traced, stream: Stream) -> None:
     assert len(processes) == 2
     assert [[e.name for e in p.events] for p in processes] == [["ack"], ["ack"]]
     assert traced.consumed(stream.wildcard, "popper") == 2
+
+
+async def test_every_span_names_the_concrete_subject_and_the_template_alike(
+    traced: Traced, stream: Stream
+) -> None:
+    await stream.js.publish(stream.subject(), b"1")
+    sub = await stream.js.pull_subscribe(stream.wildcard, durable="shapes")
+    msgs = await sub.fetch(1, timeout=2)
+    for _ in msgs:
+        pass
+    await msgs[0].ack()  # after the handling ended: a settle span
+    await sub.unsubscribe()
+    spans = {s.name.split()[0]: s for s in traced.spans()}
+    assert set(spans) == {"send", "receive", "process", "settle"}
+    for operation in ("send", "process", "settle"):
+        assert spans[operation].attributes["messaging.destination.name"] == stream.subject()
+    for operation in ("receive", "process", "settle"):
+        attributes = spans[operation].attributes
+        assert attributes["messaging.destination.template"] == stream.wildcard
+        assert attributes["messaging.system"] == "nats"
+        assert attributes["messaging.operation.name"] == operation
+        assert attributes["messaging.consumer.group.name"] == "shapes"
+        assert attributes["server.port"] == spans["send"].attributes["server.port"]
+    assert "messaging.destination.name" not in spans["receive"].attributes
