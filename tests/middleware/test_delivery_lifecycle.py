@@ -262,3 +262,16 @@ async def test_user_middleware_sees_the_pulling_task_cancelled(traced: Traced) -
     await _until(lambda: len(_Around.seen) == 2)
     assert _Around.seen[1] == ("raised", False, "CancelledError")
     await sub.unsubscribe()
+
+
+async def test_unsubscribe_from_a_task_the_handler_started_leaves_the_loop_clean(
+    traced: Traced,
+) -> None:
+    sub = await traced.nc.subscribe("life.child")
+    await traced.nc.publish("life.child", b"x")
+    async for _ in sub.messages:
+        # The child task's context is a copy of this one, with the message current.
+        await asyncio.create_task(sub.unsubscribe())
+    assert len(_processes(traced, "life.child")) == 1
+    assert natstrace.current_correlation() is None
+    assert not trace.get_current_span().get_span_context().is_valid
