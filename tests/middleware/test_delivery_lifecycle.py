@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Awaitable, Callable
+from typing import ClassVar
 
 import nats
 import pytest
@@ -197,7 +198,7 @@ async def test_a_plain_function_callback_is_refused_at_subscribe(traced: Traced)
 class _Around:
     """A user middleware: notes what it sees before and after the handling."""
 
-    seen: list[tuple[str, bool, str | None]] = []
+    seen: ClassVar[list[tuple[str, bool, str | None]]] = []
 
     def __init__(self, app: natstrace.HandleApp) -> None:
         self.app = app
