@@ -10,7 +10,7 @@ handed to user code and finished exactly once:
   update): at the next pull in the same task, when the subscription is
   unsubscribed or drained, when the client is drained or closed, when the
   pulling task ends (cancelled, failed or done), and, as a last resort, when the
-  delivery is garbage-collected (:class:`Handout`).
+  subscription holding it is garbage-collected (:class:`Handout`).
 
 Context rules: a callback's span and correlation are attached right before its
 ``try:`` and detached in its ``finally:``, in its own task. A pulled message's
@@ -134,7 +134,6 @@ class Delivery:
     """
 
     __slots__ = (
-        "__weakref__",
         "_companion",
         "_context",
         "_owner",
@@ -198,18 +197,20 @@ class Delivery:
         message_id = headers.message_id or new_message_id()
         correlation_id = headers.correlation_id or message_id
         self.correlation = Correlation(correlation_id, message_id, headers.causation_id)
+        # Positional: a dataclass with defaults takes keywords at twice the cost.
         message = IncomingMessage(
-            msg=msg,
-            template=sub.template,
-            queue=sub.group,
-            trace_headers=headers.trace,
-            message_id=message_id,
-            correlation_id=correlation_id,
-            causation_id=headers.causation_id,
-            invalid_headers=headers.invalid,
-            delivery_count=self.delivery_count,
-            trusted=sub.trusted,
-            attributes=self.attributes,
+            msg,
+            sub.template,
+            sub.group,
+            headers.trace,
+            message_id,
+            correlation_id,
+            headers.causation_id,
+            headers.invalid,
+            self.delivery_count,
+            sub.trusted,
+            INVALID_SPAN,
+            self.attributes,
         )
         self.message = message
         self._open_span(message, msg)
@@ -331,14 +332,6 @@ class Delivery:
         self._companion = companion
         return companion.reached
 
-    def __del__(self) -> None:
-        # The last resort: nothing finished this delivery and nothing refers to it.
-        if self._state == _OPEN:
-            try:
-                self.finish()
-            except Exception:
-                _log.debug("natstrace: finishing an abandoned delivery failed", exc_info=True)
-
 
 class _Companion:
     """The user's handle middlewares around a pulled message, in a task of their own.
@@ -441,6 +434,15 @@ class Handout:
             delivery.finish()
             if owner is task:
                 del self._open[owner]
+
+    def __del__(self) -> None:
+        # The last resort: nothing refers to this subscription's handout any more,
+        # so nothing else can finish what it still holds.
+        for delivery in self._open.values():
+            try:
+                delivery.finish()
+            except Exception:  # never raise from a finaliser
+                _log.debug("natstrace: finishing an abandoned delivery failed", exc_info=True)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._watched.discard(task)
