@@ -276,3 +276,19 @@ async def test_unsubscribe_from_a_task_the_handler_started_leaves_the_loop_clean
     assert len(_processes(traced, "life.child")) == 1
     assert natstrace.current_correlation() is None
     assert not trace.get_current_span().get_span_context().is_valid
+
+
+async def test_a_dropped_subscription_finishes_what_it_handed_out(traced: Traced) -> None:
+    sub = await traced.nc.subscribe("life.dropped")
+    await traced.nc.publish("life.dropped", b"x")
+    raw = sub.subscription
+
+    async def pull_in_a_task_that_stays() -> None:
+        await sub.next_msg(timeout=2)
+
+    await pull_in_a_task_that_stays()  # awaited here: this task holds the message
+    del sub
+    gc.collect()
+    assert len(_processes(traced, "life.dropped")) == 1
+    assert _in_flight(traced, "life.dropped") == 0
+    await raw.unsubscribe()
