@@ -148,3 +148,25 @@ async def test_every_span_names_the_concrete_subject_and_the_template_alike(
         assert attributes["messaging.consumer.group.name"] == "shapes"
         assert attributes["server.port"] == spans["send"].attributes["server.port"]
     assert "messaging.destination.name" not in spans["receive"].attributes
+
+
+async def test_plain_asyncio_gather_over_a_batch_points_at_msgs_gather(
+    traced: Traced,
+    stream: Stream,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from natstrace.middleware import jetstream_settle
+
+    monkeypatch.setattr(jetstream_settle, "_hinted", False)
+    await stream.js.publish(stream.subject(), b"1")
+    await stream.js.publish(stream.subject(), b"2")
+    sub = await stream.js.pull_subscribe(stream.wildcard, durable="plain")
+    msgs = await sub.fetch(2, timeout=2)
+
+    async def handle(msg: object) -> None:
+        await msg.ack()
+
+    await asyncio.gather(*(handle(m) for m in msgs))
+    assert "await msgs.gather(handle)" in caplog.text
+    await sub.unsubscribe()

@@ -175,6 +175,13 @@ class Delivery:
         """Whether the message was handed to user code (its span exists)."""
         return self._state != _NEW
 
+    def ended_in_another_task(self) -> bool:
+        """Whether this pulled message's handling has ended and the running task is not
+        the one that took it (a batch handed to tasks that natstrace did not start)."""
+        return (
+            self._state == _DONE and self._owner is not None and _current_task() is not self._owner
+        )
+
     def producer_context(self) -> Context:
         """The trace context propagated with the message, extracted on first use."""
         if self._producer is None:

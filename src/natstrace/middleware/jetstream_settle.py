@@ -25,6 +25,7 @@ Nothing here decides to settle: a message is settled only when nats-py's code
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from time import perf_counter, time_ns
@@ -47,6 +48,21 @@ if TYPE_CHECKING:
 __all__ = ["SettleContext", "Settler", "outcome_of"]
 
 T = TypeVar("T")
+
+
+_log = logging.getLogger(__name__)
+_hinted = False
+
+
+def _hint_concurrent_batch() -> None:
+    global _hinted  # once per process
+    _hinted = True
+    _log.warning(
+        "natstrace: a fetched message was settled in another task after its handling "
+        "had ended: its process span is short and that task's publishes are not part "
+        "of its workflow. To handle a batch concurrently, use `await msgs.gather(handle)` "
+        "instead of asyncio.gather."
+    )
 
 
 def outcome_of(payload: bytes) -> tuple[str, float | None]:
@@ -175,6 +191,8 @@ class Settler:
         if span.is_recording():
             span.add_event(outcome, attributes, started_ns)
             return
+        if not _hinted and self.delivery.ended_in_another_task():
+            _hint_concurrent_batch()
         self._settle_span(outcome, attributes, failure, started_ns)
 
     def _settle_span(
