@@ -59,6 +59,9 @@ __all__ = ["Delivery", "Handout", "Subscriber"]
 
 _log = logging.getLogger(__name__)
 
+_ROOT: Final = Context()
+"""The parent context of a span that starts a new trace."""
+
 _NEW: Final = 0
 _OPEN: Final = 1
 _DONE: Final = 2
@@ -243,7 +246,17 @@ class Delivery:
                 links = [Link(producer)]
         if not trusted:
             incoming = allowed_baggage(incoming, sub.baggage_allowlist)
-        name, attributes = sub.shapes.get(sc.PROCESS, sub.template, sub.group)
+        # Linking starts a new trace: an empty parent context, not the ambient one.
+        parent = incoming if as_parent else _ROOT
+        shapes = sub.shapes
+        if shapes.drops(sub.tracer, parent):
+            span = sub.tracer.start_span(
+                shapes.name(sc.PROCESS, sub.template), context=parent, kind=SpanKind.CONSUMER
+            )
+            self.span = message.span = span
+            self._context = trace.set_span_in_context(span, incoming)
+            return
+        name, attributes = shapes.get(sc.PROCESS, sub.template, sub.group)
         attributes[sc.MESSAGING_DESTINATION_NAME] = msg.subject
         attributes[sc.MESSAGING_MESSAGE_BODY_SIZE] = len(msg.data)
         attributes[sc.MESSAGING_MESSAGE_ID] = message.message_id
@@ -254,8 +267,7 @@ class Delivery:
             attributes.update(self.attributes)
         span = sub.tracer.start_span(
             name,
-            # Linking starts a new trace: an empty parent context, not the ambient one.
-            context=incoming if as_parent else Context(),
+            context=parent,
             kind=SpanKind.CONSUMER,
             attributes=attributes,  # type: ignore[arg-type]
             links=links,

@@ -55,18 +55,23 @@ class PublishTracing:
 
     async def __call__(self, message: OutgoingMessage) -> object:
         operation = message.operation
-        name, attributes = self._shapes.get(operation, message.template)
-        attributes[sc.MESSAGING_DESTINATION_NAME] = message.subject
-        attributes[sc.MESSAGING_MESSAGE_ID] = message.message_id
-        attributes[sc.MESSAGING_MESSAGE_CONVERSATION_ID] = message.correlation_id
-        attributes[sc.MESSAGING_MESSAGE_BODY_SIZE] = len(message.payload)
-        if message.causation_id:
-            attributes[sc.NATSTRACE_CAUSATION_ID] = message.causation_id
-        span = self.tracer.start_span(
-            name,
-            kind=SpanKind.CLIENT if operation == sc.REQUEST else SpanKind.PRODUCER,
-            attributes=attributes,  # type: ignore[arg-type]
-        )
+        kind = SpanKind.CLIENT if operation == sc.REQUEST else SpanKind.PRODUCER
+        shapes = self._shapes
+        if shapes.drops(self.tracer):
+            span = self.tracer.start_span(shapes.name(operation, message.template), kind=kind)
+        else:
+            name, attributes = shapes.get(operation, message.template)
+            attributes[sc.MESSAGING_DESTINATION_NAME] = message.subject
+            attributes[sc.MESSAGING_MESSAGE_ID] = message.message_id
+            attributes[sc.MESSAGING_MESSAGE_CONVERSATION_ID] = message.correlation_id
+            attributes[sc.MESSAGING_MESSAGE_BODY_SIZE] = len(message.payload)
+            if message.causation_id:
+                attributes[sc.NATSTRACE_CAUSATION_ID] = message.causation_id
+            span = self.tracer.start_span(
+                name,
+                kind=kind,
+                attributes=attributes,  # type: ignore[arg-type]
+            )
         message.span = span
         propagation.inject_span(message.headers, span)
         try:
