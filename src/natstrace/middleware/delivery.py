@@ -46,7 +46,7 @@ from natstrace.middleware import internals
 from natstrace.middleware.headers import IncomingHeaders, read_incoming
 from natstrace.middleware.spans import SpanShapes
 from natstrace.middleware.tracing import allowed_baggage, record_error
-from natstrace.middleware.types import HandleApp, HandleMiddleware, IncomingMessage
+from natstrace.middleware.types import HandleApp, HandleMiddleware, IncomingMessage, build_chain
 from natstrace.tracing import correlation, propagation
 from natstrace.tracing import semconv as sc
 from natstrace.tracing.correlation import Correlation, new_message_id
@@ -111,7 +111,7 @@ class Subscriber:
     def callback(self, app: HandleApp) -> Callable[[Msg], Awaitable[None]]:
         """A nats-py message callback that runs ``app`` (the user's middlewares around it)
         for every message, inside the message's delivery."""
-        chain = _build(self.middlewares, app)
+        chain = build_chain(self.middlewares, app)
 
         async def deliver(msg: Msg) -> None:
             await self.delivery(msg).run(chain)
@@ -120,13 +120,7 @@ class Subscriber:
 
     def chain(self, app: HandleApp) -> HandleApp:
         """The user's handle middlewares around ``app``."""
-        return _build(self.middlewares, app)
-
-
-def _build(middlewares: Sequence[HandleMiddleware], app: HandleApp) -> HandleApp:
-    for middleware in reversed(middlewares):
-        app = middleware(app)
-    return app
+        return build_chain(self.middlewares, app)
 
 
 class Delivery:
@@ -366,7 +360,8 @@ class _Companion:
         loop = asyncio.get_running_loop()
         self._end: asyncio.Future[None] = loop.create_future()
         self.reached: asyncio.Future[None] = loop.create_future()
-        self.task = loop.create_task(self._chain(_build(middlewares, self._handling), message))
+        handling: HandleApp = self._handling
+        self.task = loop.create_task(self._chain(build_chain(middlewares, handling), message))
         self.task.add_done_callback(self._done)
 
     @staticmethod

@@ -15,7 +15,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import Tracer
 
@@ -32,21 +32,13 @@ from natstrace.middleware.types import (
     OutgoingMessage,
     PublishApp,
     PublishMiddleware,
+    build_chain,
 )
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
 
 __all__ = ["Pipeline", "build_chain"]
-
-App = TypeVar("App")
-
-
-def build_chain(middlewares: Sequence[Callable[[App], App]], app: App) -> App:
-    """Wrap ``app`` in ``middlewares``; the first one listed runs first."""
-    for middleware in reversed(middlewares):
-        app = middleware(app)
-    return app
 
 
 class Pipeline:

@@ -18,9 +18,9 @@ for callbacks, pulled messages, failures and cancellation: ``docs/middleware.md`
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.trace import INVALID_SPAN, Span
 
@@ -34,6 +34,7 @@ __all__ = [
     "OutgoingMessage",
     "PublishApp",
     "PublishMiddleware",
+    "build_chain",
 ]
 
 
@@ -104,3 +105,12 @@ PublishMiddleware = Callable[[PublishApp], PublishApp]
 
 HandleMiddleware = Callable[[HandleApp], HandleApp]
 """Wraps the next handle app."""
+
+App = TypeVar("App")
+
+
+def build_chain(middlewares: Sequence[Callable[[App], App]], app: App) -> App:
+    """Wrap ``app`` in ``middlewares``; the first one listed runs first."""
+    for middleware in reversed(middlewares):
+        app = middleware(app)
+    return app
