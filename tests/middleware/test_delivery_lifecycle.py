@@ -41,6 +41,25 @@ def _processes(traced: Traced, template: str) -> list[object]:
     return [s for s in traced.spans() if s.name == f"process {template}"]
 
 
+async def _worker_holding_a_message(
+    traced: Traced, subject: str, release: asyncio.Event | None = None
+) -> tuple[natstrace.InstrumentedSubscription, asyncio.Task[None]]:
+    """A task iterating a subscription, inside the handling of its first message
+    until ``release`` is set (or for a minute)."""
+    sub = await traced.nc.subscribe(subject)
+    handling = asyncio.Event()
+
+    async def worker() -> None:
+        async for _ in sub.messages:
+            handling.set()
+            await (release.wait() if release is not None else asyncio.sleep(60))
+
+    task = asyncio.create_task(worker())
+    await traced.nc.publish(subject, b"x")
+    await asyncio.wait_for(handling.wait(), 2)
+    return sub, task
+
+
 async def test_loop_body_raising_ends_the_span(
     traced: Traced, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -66,17 +85,7 @@ async def test_loop_body_raising_ends_the_span(
 async def test_cancelled_pulling_task_ends_the_span(
     traced: Traced, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sub = await traced.nc.subscribe("life.cancel")
-    handling = asyncio.Event()
-
-    async def worker() -> None:
-        async for _ in sub.messages:
-            handling.set()
-            await asyncio.sleep(60)
-
-    task = asyncio.create_task(worker())
-    await traced.nc.publish("life.cancel", b"x")
-    await asyncio.wait_for(handling.wait(), 2)
+    sub, task = await _worker_holding_a_message(traced, "life.cancel")
     assert _in_flight(traced, "life.cancel") == 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -94,18 +103,8 @@ async def test_stopping_from_another_task_ends_the_handed_out_message(
     traced: Traced, caplog: pytest.LogCaptureFixture, stop: str
 ) -> None:
     subject = f"life.stop.{stop}"
-    sub = await traced.nc.subscribe(subject)
-    handling = asyncio.Event()
     release = asyncio.Event()
-
-    async def worker() -> None:
-        async for _ in sub.messages:
-            handling.set()
-            await release.wait()
-
-    task = asyncio.create_task(worker())
-    await traced.nc.publish(subject, b"x")
-    await asyncio.wait_for(handling.wait(), 2)
+    sub, task = await _worker_holding_a_message(traced, subject, release)
     stops: dict[str, Callable[[], Awaitable[object]]] = {
         "unsubscribe": sub.unsubscribe,
         "drain": sub.drain,
@@ -246,17 +245,7 @@ async def test_user_middleware_runs_around_pulled_messages(traced: Traced) -> No
 @pytest.mark.instrument(handle_middleware=[_Around])
 async def test_user_middleware_sees_the_pulling_task_cancelled(traced: Traced) -> None:
     _Around.seen = []
-    sub = await traced.nc.subscribe("mw.cancel")
-    handling = asyncio.Event()
-
-    async def worker() -> None:
-        async for _ in sub.messages:
-            handling.set()
-            await asyncio.sleep(60)
-
-    task = asyncio.create_task(worker())
-    await traced.nc.publish("mw.cancel", b"x")
-    await asyncio.wait_for(handling.wait(), 2)
+    sub, task = await _worker_holding_a_message(traced, "mw.cancel")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
