@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from typing import ClassVar
 
 import nats
 import pytest
@@ -169,4 +170,67 @@ async def test_plain_asyncio_gather_over_a_batch_points_at_msgs_gather(
 
     await asyncio.gather(*(handle(m) for m in msgs))
     assert "await msgs.gather(handle)" in caplog.text
+    await sub.unsubscribe()
+
+
+async def test_a_watcher_task_cancelled_mid_update_ends_its_span(traced: Traced) -> None:
+    js = traced.nc.jetstream()
+    bucket = "lifecycle"
+    kv = await js.create_key_value(bucket=bucket)
+    watcher = await kv.watchall()
+    assert await watcher.updates(timeout=2) is None, "the empty bucket's start marker"
+    handling = asyncio.Event()
+
+    async def worker() -> None:
+        await watcher.updates(timeout=2)
+        handling.set()
+        await asyncio.sleep(60)
+
+    task = asyncio.create_task(worker())
+    await js.publish(f"$KV.{bucket}.order.7", b"paid")
+    await asyncio.wait_for(handling.wait(), 2)
+    template = f"$KV.{bucket}.>"
+    assert traced.consumed(template, error="CancelledError") is None
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert traced.span(f"process {template}").attributes["error.type"] == "CancelledError"
+    assert traced.consumed(template, error="CancelledError") == 1
+    await watcher.stop()
+    await js.delete_key_value(bucket)
+
+
+class _Noting:
+    """A user middleware noting the message each run starts and ends with."""
+
+    notes: ClassVar[list[tuple[str, str | None]]] = []
+
+    def __init__(self, app: natstrace.HandleApp) -> None:
+        self.app = app
+
+    async def __call__(self, message: natstrace.IncomingMessage) -> None:
+        current = natstrace.current_correlation()
+        self.notes.append(("before", current.message_id if current else None))
+        await self.app(message)
+        self.notes.append(("after", message.message_id))
+
+
+@pytest.mark.instrument(handle_middleware=[_Noting])
+async def test_gathered_handlers_run_inside_user_middlewares(
+    traced: Traced, stream: Stream
+) -> None:
+    _Noting.notes = []
+    for n in range(3):
+        await stream.js.publish(stream.subject(), str(n).encode())
+    sub = await stream.js.pull_subscribe(stream.wildcard, durable="noted")
+    msgs = await sub.fetch(3, timeout=2)
+
+    async def handle(msg: object) -> bytes:
+        await msg.ack()
+        return msg.data
+
+    assert await msgs.gather(handle) == [b"0", b"1", b"2"]
+    ids = {msg.headers["Nats-Msg-Id"] for msg in list.__iter__(msgs)}
+    assert {ident for note, ident in _Noting.notes if note == "before"} == ids
+    assert {ident for note, ident in _Noting.notes if note == "after"} == ids
     await sub.unsubscribe()
