@@ -114,7 +114,7 @@ class Subscriber:
         chain = build_chain(self.middlewares, app)
 
         async def deliver(msg: Msg) -> None:
-            await self.delivery(msg).run(chain)
+            await Delivery(self, msg, read_incoming(msg.headers)).run(chain)
 
         return deliver
 
