@@ -317,8 +317,8 @@ def test_handle_chain_never_raises_and_never_copies_invalid_values(
         await pipeline.publish(out)
 
     msg = Msg(_client=wire, subject="in", reply="", data=b"", headers=headers)  # type: ignore[arg-type]
-    chain = pipeline.handle_chain(handler)
-    _LOOP.run_until_complete(chain(pipeline.incoming(msg, "in", "")))
+    deliver = pipeline.subscriber("in", "").callback(handler)
+    _LOOP.run_until_complete(deliver(msg))
     assert ran == [True]
     (sent,) = wire.sent
     assert read_incoming(sent).invalid == (), sent  # only valid values leave

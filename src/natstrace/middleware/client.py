@@ -13,6 +13,7 @@ from nats.aio.subscription import DEFAULT_SUB_PENDING_BYTES_LIMIT, DEFAULT_SUB_P
 
 from natstrace.config import Trust
 from natstrace.middleware.headers import CONTRACT_HEADERS, copy_outgoing
+from natstrace.middleware.internals import route_message_client
 from natstrace.middleware.jetstream import InstrumentedJetStream
 from natstrace.middleware.pipeline import Pipeline
 from natstrace.middleware.subscription import InstrumentedSubscription, traced_callback
@@ -120,11 +121,8 @@ class InstrumentedClient:
         (default: the client's setting, see :func:`natstrace.instrument`).
         """
         template = self._pipeline.templates.for_subscription(subject)
-        traced = (
-            traced_callback(self._pipeline, cb, template, queue, self._prepare, trust)
-            if cb is not None
-            else None
-        )
+        subscriber = self._pipeline.subscriber(template, queue, trust)
+        traced = traced_callback(subscriber, cb, self._prepare) if cb is not None else None
         sub = await self._nc.subscribe(
             subject,
             queue=queue,
@@ -134,7 +132,17 @@ class InstrumentedClient:
             pending_msgs_limit=pending_msgs_limit,
             pending_bytes_limit=pending_bytes_limit,
         )
-        return InstrumentedSubscription(sub, self._pipeline, template, self._prepare, trust)
+        return InstrumentedSubscription(sub, self._pipeline, subscriber, self._prepare)
+
+    async def drain(self) -> None:
+        """Like ``Client.drain``; messages still handed out to pulling code finish first."""
+        self._pipeline.finish_deliveries()
+        await self._nc.drain()
+
+    async def close(self) -> None:
+        """Like ``Client.close``; messages still handed out to pulling code finish first."""
+        self._pipeline.finish_deliveries()
+        await self._nc.close()
 
     def jetstream(self, **options: Any) -> InstrumentedJetStream:
         """Like ``Client.jetstream``: a JetStream context whose publishes, consumers and
@@ -150,7 +158,7 @@ class InstrumentedClient:
     def _prepare(self, msg: Msg) -> Msg:
         # Msg.respond() publishes through msg._client: point it at the responder so
         # replies are traced and carry fresh contract headers.
-        msg._client = self._responder  # type: ignore[assignment]
+        route_message_client(msg, self._responder)
         return msg
 
 

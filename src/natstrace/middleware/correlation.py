@@ -1,9 +1,9 @@
-"""Correlation middlewares: ``Nats-Msg-Id``, ``Correlation-Id`` and ``Causation-Id``.
+"""The correlation middleware: ``Nats-Msg-Id``, ``Correlation-Id`` and ``Causation-Id``.
 
 On the way out a message gets its identity (the caller's ``Nats-Msg-Id`` is
-kept), the workflow it belongs to and the message that caused it. On the way in
-the handled message's IDs become the current correlation
-(:func:`natstrace.current_correlation`) for the duration of the handling.
+kept), the workflow it belongs to and the message that caused it. (On the way
+in, the handled message's IDs are made current by its delivery:
+:mod:`natstrace.middleware.delivery`.)
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 
 from natstrace.middleware.headers import CAUSATION_ID, CORRELATION_ID, MSG_ID
-from natstrace.middleware.types import HandleApp, IncomingMessage, OutgoingMessage, PublishApp
+from natstrace.middleware.types import OutgoingMessage, PublishApp
 from natstrace.tracing import correlation
-from natstrace.tracing.correlation import Correlation, check_id, new_message_id
+from natstrace.tracing.correlation import check_id, new_message_id
 
-__all__ = ["HandleCorrelation", "PublishCorrelation", "stamp_ids"]
+__all__ = ["PublishCorrelation", "stamp_ids"]
 
 
 def stamp_ids(headers: MutableMapping[str, str]) -> tuple[str, str, str | None]:
@@ -70,22 +70,3 @@ class PublishCorrelation:
             message.headers
         )
         return await self.app(message)
-
-
-class HandleCorrelation:
-    """Makes the handled message's IDs the current correlation while it is handled."""
-
-    def __init__(self, app: HandleApp) -> None:
-        self.app = app
-
-    async def __call__(self, message: IncomingMessage) -> None:
-        # A message without Correlation-Id started its workflow: its own ID names it.
-        if message.correlation_id is None:
-            message.correlation_id = message.message_id
-        token = correlation.attach(
-            Correlation(message.correlation_id, message.message_id, message.causation_id)
-        )
-        try:
-            await self.app(message)
-        finally:
-            correlation.detach(token)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from nats.js.api import PubAck
 
 from natstrace.config import Trust
+from natstrace.middleware.internals import pull_consumer, pull_stream
 from natstrace.middleware.jetstream_consume import ConsumerSpec, JetStreamConsumer
 from natstrace.middleware.jetstream_kv import InstrumentedKeyValue
 from natstrace.middleware.jetstream_publish import JetStreamPublisher
@@ -273,7 +274,7 @@ class InstrumentedJetStream:
         spec = ConsumerSpec(
             template=self._pipeline.templates.for_subscription(subject),
             group=_named(durable, config.durable_name if config else None),
-            stream=sub._stream,
+            stream=pull_stream(sub),
             trust=trust,
         )
         return JetStreamPullSubscription(sub, JetStreamConsumer(self._pipeline, spec))
@@ -298,10 +299,10 @@ class InstrumentedJetStream:
         """
         sub = await self._js.pull_subscribe_bind(consumer, stream, **options)
         spec = ConsumerSpec(
-            template=template or self._bound_template(sub._stream, None),
+            template=template or self._bound_template(pull_stream(sub), None),
             # nats-py's pick among consumer, name and the older durable.
-            group=sub._consumer or "",
-            stream=sub._stream,
+            group=pull_consumer(sub),
+            stream=pull_stream(sub),
             trust=trust,
         )
         return JetStreamPullSubscription(sub, JetStreamConsumer(self._pipeline, spec))

@@ -1,10 +1,10 @@
-"""What every JetStream consumer shares: reading a delivered message, and the
-middleware that puts JetStream's metadata on the ``process`` span and into metrics.
+"""What every JetStream consumer shares: a delivered message's delivery, with
+JetStream's metadata on the ``process`` span and in metrics.
 
 The delivery count comes from the message's metadata (its ``$JS.ACK`` reply
-subject) *before* the handle chain starts, so the tracing middleware's consumer
-span policy sees it: with ``auto``, delivery 1 is a child of the producer and
-every redelivery starts a new trace linked to it.
+subject) *before* the delivery starts, so the consumer span policy sees it: with
+``auto``, delivery 1 is a child of the producer and every redelivery starts a
+new trace linked to it.
 
 Labels stay bounded: the group (``messaging_consumer_group_name``) is the
 consumer's name when the application named it (durable, queue or configured
@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any, Final
 from nats.errors import NotJSMessageError
 
 from natstrace.config import Trust
+from natstrace.middleware.delivery import Delivery
 from natstrace.middleware.headers import read_incoming
-from natstrace.middleware.jetstream_settle import SettleContext, SettlementRecorder
+from natstrace.middleware.internals import message_client, route_message_client
+from natstrace.middleware.jetstream_settle import SettleContext, Settler
 from natstrace.middleware.pipeline import Pipeline
-from natstrace.middleware.types import HandleApp, HandleMiddleware, IncomingMessage
 from natstrace.tracing import semconv as sc
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ __all__ = [
     "EPHEMERAL",
     "ConsumerSpec",
     "JetStreamConsumer",
-    "JetStreamHandle",
     "metadata_attributes",
     "metadata_of",
 ]
@@ -85,92 +85,55 @@ class ConsumerSpec:
         return self.group or EPHEMERAL
 
 
-class JetStreamHandle:
-    """Handle middleware for JetStream messages, run right after the core ones.
-
-    Records delivery latency, redeliveries and the consumer's pending count;
-    tells the message's settlement recorder which span it settles. (Stream,
-    consumer, sequences, delivery count and pending went onto the process span
-    when it started: :meth:`JetStreamConsumer.incoming`.)
-    """
-
-    def __init__(self, app: HandleApp, *, consumer: JetStreamConsumer) -> None:
-        self.app = app
-        self.consumer = consumer
-
-    async def __call__(self, message: IncomingMessage) -> None:
-        msg = message.msg
-        span = message.span
-        recorder = msg._client
-        if isinstance(recorder, SettlementRecorder):
-            recorder.span = span
-        meta = metadata_of(msg)
-        if meta is not None:
-            spec = self.consumer.spec
-            # Clocks of server and client differ a little; never a negative latency.
-            latency = max(0.0, time() - meta.timestamp.timestamp())
-            metrics = self.consumer.pipeline.metrics
-            metrics.record_delivery(
-                spec.template,
-                spec.group,
-                latency,
-                meta.num_delivered > 1,
-                span.get_span_context(),
-            )
-            metrics.set_consumer_pending(meta.stream, spec.consumer_label, meta.num_pending)
-        await self.app(message)
-
-
 class JetStreamConsumer:
-    """One JetStream subscription's view of the pipeline: envelopes and chains."""
+    """One JetStream subscription: its deliveries, with JetStream's metadata on the
+    ``process`` span and in metrics, and their settlements recorded.
+
+    Stream, consumer, sequences, delivery count and pending go onto the process
+    span when it starts; when it has started, the delivery latency, redeliveries
+    and the consumer's pending count are recorded.
+    """
 
     def __init__(self, pipeline: Pipeline, spec: ConsumerSpec) -> None:
         self.pipeline = pipeline
         self.spec = spec
-        self.settle = SettleContext(pipeline.tracer, pipeline.metrics, spec.template, spec.group)
-
-    def chain(self, app: HandleApp) -> HandleApp:
-        """The handle chain around ``app``, with :class:`JetStreamHandle` inside."""
-        inner: HandleMiddleware = self._middleware
-        return self.pipeline.handle_chain(app, inner=[inner])
-
-    def _middleware(self, app: HandleApp) -> HandleApp:
-        return JetStreamHandle(app, consumer=self)
-
-    def prepare(self, msg: Msg) -> Msg:
-        """Route the message's settlement through a recorder (once per message)."""
-        self.recorder(msg)
-        return msg
-
-    def recorder(self, msg: Msg) -> SettlementRecorder:
-        """The message's settlement recorder, made (and its headers validated) on first call."""
-        client: object = msg._client
-        if isinstance(client, SettlementRecorder):
-            return client
-        recorder = SettlementRecorder(
-            self.pipeline.nc, self.settle, msg.reply, read_incoming(msg.headers)
+        self.subscriber = pipeline.subscriber(
+            spec.template, spec.group, spec.trust, on_start=self._started
         )
-        msg._client = recorder  # type: ignore[assignment]
-        return recorder
-
-    def incoming(self, msg: Msg) -> IncomingMessage:
-        """The envelope for the handle chain, with the delivery count and the span
-        attributes from the message's metadata.
-
-        Headers and trace context come from the message's recorder: a pulled
-        message had them read at fetch time, and they are not read twice.
-        """
-        spec = self.spec
-        recorder = self.recorder(msg)
-        message = self.pipeline.incoming(
-            msg, spec.template, spec.group, spec.trust, headers=recorder.incoming_headers
+        self.settle = SettleContext(
+            pipeline.tracer, pipeline.metrics, pipeline.shapes, spec.template, spec.group
         )
-        message.trace_context = recorder.producer_context()
+
+    def delivery(self, msg: Msg) -> Delivery:
+        """The message's delivery, made (headers validated, settlement routed) on first call."""
+        client = message_client(msg)
+        if isinstance(client, Settler):
+            return client.delivery
+        delivery = self.subscriber.delivery(msg, read_incoming(msg.headers))
         meta = metadata_of(msg)
         if meta is not None:
-            message.delivery_count = meta.num_delivered
-            message.attributes = metadata_attributes(meta)
-        return message
+            delivery.delivery_count = meta.num_delivered
+            delivery.attributes = metadata_attributes(meta)
+        route_message_client(msg, Settler(self.pipeline.nc, self.settle, msg.reply, delivery))
+        return delivery
+
+    def _started(self, delivery: Delivery) -> None:
+        msg = delivery.msg
+        meta = metadata_of(msg) if msg is not None else None
+        if meta is None:
+            return
+        spec = self.spec
+        # Clocks of server and client differ a little; never a negative latency.
+        latency = max(0.0, time() - meta.timestamp.timestamp())
+        metrics = self.pipeline.metrics
+        metrics.record_delivery(
+            spec.template,
+            spec.group,
+            latency,
+            meta.num_delivered > 1,
+            delivery.span.get_span_context(),
+        )
+        metrics.set_consumer_pending(meta.stream, spec.consumer_label, meta.num_pending)
 
     def __repr__(self) -> str:
         return f"JetStreamConsumer({self.spec!r})"

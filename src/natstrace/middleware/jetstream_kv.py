@@ -6,7 +6,7 @@ value and metadata: ``KeyValue.Entry`` has no headers (nats-py 2.16). So each
 wraps the watcher's message callback; the wrapper remembers, by stream sequence,
 the messages whose headers hold a valid ``traceparent``. When the user takes an
 update with one of those revisions, it is handed out inside a ``process`` span,
-as a pulled message (:mod:`natstrace.middleware.parking`): the span stays open
+as a pulled message (:mod:`natstrace.middleware.delivery`): the span stays open
 while the user handles the entry and ends when the next update is requested or
 the watcher stops.
 
@@ -17,7 +17,6 @@ makes no span. Span names use the bucket's subject with the key wildcarded
 
 from __future__ import annotations
 
-import copy
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
@@ -26,12 +25,11 @@ from nats.js.kv import KeyValue
 from opentelemetry import trace
 
 from natstrace.metrics.instruments import NatstraceMetrics
+from natstrace.middleware.delivery import Delivery
 from natstrace.middleware.headers import TRACEPARENT, IncomingHeaders, read_incoming
+from natstrace.middleware.internals import bucket_context, bucket_on, bucket_prefix
 from natstrace.middleware.jetstream_consume import metadata_attributes, metadata_of
-from natstrace.middleware.parking import ParkedChain, park
 from natstrace.middleware.pipeline import Pipeline
-from natstrace.middleware.types import IncomingMessage
-from natstrace.tracing import propagation
 from natstrace.tracing import semconv as sc
 
 if TYPE_CHECKING:
@@ -115,9 +113,8 @@ class InstrumentedKeyWatcher:
     ) -> None:
         self._watcher = watcher
         self._remembered = remembered
-        self._pipeline = pipeline
-        self._template = template
-        self._parked = ParkedChain(pipeline.handle_chain(park))
+        self._subscriber = pipeline.subscriber(template, "")
+        self._handout = pipeline.handout()
 
     @property
     def watcher(self) -> KeyValue.KeyWatcher:
@@ -129,7 +126,7 @@ class InstrumentedKeyWatcher:
 
     async def updates(self, timeout: float = 5.0) -> Any:
         """Like nats-py's ``updates``; the previous update's handling ends here."""
-        await self._parked.finish()
+        self._handout.finish_current()
         entry = await self._watcher.updates(timeout)  # type: ignore[no-untyped-call]
         return await self._hand_out(entry)
 
@@ -137,13 +134,13 @@ class InstrumentedKeyWatcher:
         return self
 
     async def __anext__(self) -> Any:
-        await self._parked.finish()
+        self._handout.finish_current()
         entry = await self._watcher.__anext__()  # type: ignore[no-untyped-call]
         return await self._hand_out(entry)
 
     async def stop(self) -> None:
         """Finish the update being handled, then stop the watcher."""
-        await self._parked.finish()
+        self._handout.finish_all()
         self._remembered.clear()
         await self._watcher.stop()  # type: ignore[no-untyped-call]
 
@@ -157,27 +154,28 @@ class InstrumentedKeyWatcher:
         while remembered and remembered[0].sequence < revision:
             remembered.popleft()
         if remembered and remembered[0].sequence == revision:
-            message = self._incoming(entry, remembered.popleft())
-            if message is not None:
-                await self._parked.enter(message)
+            delivery = self._delivery(entry, remembered.popleft())
+            if delivery is not None:
+                before_handling = self._handout.hand_out(delivery)
+                if before_handling is not None:
+                    await before_handling
         return entry
 
-    def _incoming(self, entry: KeyValue.Entry, update: _Remembered) -> IncomingMessage | None:
-        context = propagation.extract(update.headers.trace, validated=True)
+    def _delivery(self, entry: KeyValue.Entry, update: _Remembered) -> Delivery | None:
+        delivery = self._subscriber.delivery(update.msg, update.headers)
         # A configured propagator other than W3C may not read the traceparent: no
         # producer, so no span (updates without a trace context are not traced).
-        if not trace.get_current_span(context).get_span_context().is_valid:
+        producer = trace.get_current_span(delivery.producer_context()).get_span_context()
+        if not producer.is_valid:
             return None
-        message = self._pipeline.incoming(update.msg, self._template, "", headers=update.headers)
-        message.trace_context = context
-        message.delivery_count = update.meta.num_delivered
-        message.attributes = {
+        delivery.delivery_count = update.meta.num_delivered
+        delivery.attributes = {
             sc.KV_BUCKET: entry.bucket,
             sc.KV_KEY: entry.key,
             sc.KV_OPERATION: entry.operation or sc.KV_PUT,
             **metadata_attributes(update.meta),
         }
-        return message
+        return delivery
 
 
 class InstrumentedKeyValue:
@@ -193,7 +191,7 @@ class InstrumentedKeyValue:
         self._kv = kv
         self._pipeline = pipeline
         # The bucket's subject with the key wildcarded: keys are unbounded.
-        self._template = pipeline.templates.for_subscription(f"{kv._pre}>")
+        self._template = pipeline.templates.for_subscription(f"{bucket_prefix(kv)}>")
 
     @property
     def key_value(self) -> KeyValue:
@@ -208,9 +206,8 @@ class InstrumentedKeyValue:
         remembered: deque[_Remembered] = deque(maxlen=_REMEMBERED)
         # Only this copy's watch subscribes through the remembering context; the
         # bucket keeps nats-py's own context for everything else.
-        scoped = copy.copy(self._kv)
-        scoped._js = _WatchContext(  # type: ignore[assignment]
-            self._kv._js, remembered, self._pipeline.metrics
+        scoped = bucket_on(
+            self._kv, _WatchContext(bucket_context(self._kv), remembered, self._pipeline.metrics)
         )
         watcher = await scoped.watch(keys, **options)
         return InstrumentedKeyWatcher(watcher, remembered, self._pipeline, self._template)

@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN_CONTEXT, Link, SpanContext, SpanKind
 
-from natstrace.middleware.jetstream_batch import FetchedMessages, SyncParkedChain
+from natstrace.middleware.delivery import Delivery
+from natstrace.middleware.jetstream_batch import FetchedMessages
 from natstrace.middleware.jetstream_consume import JetStreamConsumer
-from natstrace.middleware.jetstream_settle import SettlementRecorder
-from natstrace.middleware.parking import park
-from natstrace.middleware.tracing import add_server_attributes, record_error
+from natstrace.middleware.tracing import record_error
 from natstrace.tracing import semconv as sc
-from natstrace.tracing.semconv import error_type, span_name
+from natstrace.tracing.semconv import error_type
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -38,9 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["JetStreamPullSubscription"]
 
 
-def _producer_link(recorder: SettlementRecorder) -> Link | None:
-    # The recorder keeps the extracted context for the message's process span.
-    context = trace.get_current_span(recorder.producer_context()).get_span_context()
+def _producer_link(delivery: Delivery) -> Link | None:
+    context = trace.get_current_span(delivery.producer_context()).get_span_context()
     return Link(context) if context.is_valid else None
 
 
@@ -61,9 +59,7 @@ class JetStreamPullSubscription:
     def __init__(self, sub: JetStreamContext.PullSubscription, consumer: JetStreamConsumer) -> None:
         self._sub = sub
         self._consumer = consumer
-        self._parked = SyncParkedChain(consumer.chain(park))
-        spec = consumer.spec
-        self._span_name = span_name(sc.RECEIVE, f"{spec.stream}/{spec.consumer_label}")
+        self._handout = consumer.pipeline.handout()
 
     @property
     def subscription(self) -> JetStreamContext.PullSubscription:
@@ -73,23 +69,11 @@ class JetStreamPullSubscription:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sub, name)
 
-    def take(self, msg: Msg) -> None:
-        """Hand ``msg`` to user code: finish the previous message, start this one's."""
-        recorder = msg._client
-        if not isinstance(recorder, SettlementRecorder) or recorder.taken:
-            return
-        recorder.taken = True
-        self._parked.enter(self._consumer.incoming(msg))
-
-    def finish(self) -> None:
-        """End the handling of the message taken last."""
-        self._parked.finish()
-
     async def fetch(
         self, batch: int = 1, timeout: float | None = 5, heartbeat: float | None = None
     ) -> list[Msg]:
         """Like nats-py's ``fetch``; returns a list whose messages are traced as taken."""
-        self._parked.finish()
+        self._handout.finish_current()
         started_ns = time_ns()
         started = perf_counter()
         try:
@@ -102,16 +86,16 @@ class JetStreamPullSubscription:
             raise
         duration = perf_counter() - started
         consumer = self._consumer
-        recorders = [consumer.recorder(msg) for msg in msgs]
+        deliveries = [consumer.delivery(msg) for msg in msgs]
         if msgs:
             consumer.observe_pending(msgs[-1])
-        self._record(batch, recorders, started_ns, duration, None, span=True)
-        return FetchedMessages(msgs, self)
+        self._record(batch, deliveries, started_ns, duration, None, span=True)
+        return FetchedMessages(msgs, deliveries, self._handout, consumer.subscriber)
 
     def _record(
         self,
         batch: int,
-        delivered: Sequence[SettlementRecorder],
+        delivered: Sequence[Delivery],
         started_ns: int,
         duration: float,
         failure: BaseException | None,
@@ -123,22 +107,16 @@ class JetStreamPullSubscription:
         span_context: SpanContext = INVALID_SPAN_CONTEXT
         if span:
             links = [link for link in map(_producer_link, delivered) if link is not None]
-            attributes: dict[str, Any] = {
-                sc.MESSAGING_SYSTEM: sc.NATS,
-                sc.MESSAGING_OPERATION_NAME: sc.RECEIVE,
-                sc.MESSAGING_OPERATION_TYPE: sc.RECEIVE,
-                sc.MESSAGING_DESTINATION_NAME: spec.template,
-                sc.MESSAGING_BATCH_MESSAGE_COUNT: len(delivered),
-                sc.JS_STREAM: spec.stream,
-                sc.JS_BATCH_SIZE: batch,
-            }
-            if spec.group:
-                attributes[sc.MESSAGING_CONSUMER_GROUP_NAME] = spec.group
-            add_server_attributes(attributes, pipeline.server_address())
+            name, attributes = pipeline.shapes.get(
+                sc.RECEIVE, spec.template, spec.group, f"{spec.stream}/{spec.consumer_label}"
+            )
+            attributes[sc.MESSAGING_BATCH_MESSAGE_COUNT] = len(delivered)
+            attributes[sc.JS_STREAM] = spec.stream
+            attributes[sc.JS_BATCH_SIZE] = batch
             receive = pipeline.tracer.start_span(
-                self._span_name,
+                name,
                 kind=SpanKind.CLIENT,
-                attributes=attributes,
+                attributes=attributes,  # type: ignore[arg-type]
                 links=links,
                 start_time=started_ns,
             )
@@ -151,6 +129,6 @@ class JetStreamPullSubscription:
         )
 
     async def unsubscribe(self) -> None:
-        """Finish the message being handled, then unsubscribe."""
-        self._parked.finish()
+        """Finish the messages being handled, then unsubscribe."""
+        self._handout.finish_all()
         await self._sub.unsubscribe()

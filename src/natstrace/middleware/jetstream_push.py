@@ -5,7 +5,7 @@ returns, unless ``manual_ack=True`` or the consumer's ack policy is ``none``.
 It does so by wrapping the callback it is given (ours), which would put the
 ack *after* the process span ended. So when nats-py wrapped it, natstrace
 performs that same ack itself at the same point (right after the user's
-callback returned without raising), inside the span; nats-py's own ack then
+callback returned without raising), inside the delivery; nats-py's own ack then
 finds the message acknowledged and does nothing. Nothing is acked that nats-py
 would not have acked.
 
@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING
 
 from nats.errors import MsgAlreadyAckdError
 
+from natstrace.middleware.delivery import Delivery
+from natstrace.middleware.internals import push_callback
 from natstrace.middleware.jetstream_consume import JetStreamConsumer
-from natstrace.middleware.parking import ParkedChain, park
-from natstrace.middleware.subscription import InstrumentedSubscription
+from natstrace.middleware.subscription import InstrumentedSubscription, check_callback
 from natstrace.middleware.types import IncomingMessage
 
 if TYPE_CHECKING:
@@ -40,21 +41,22 @@ __all__ = ["JetStreamPushSubscription", "PushCallback"]
 
 
 class PushCallback:
-    """The callback natstrace gives nats-py: the user's callback inside the handle chain."""
+    """The callback natstrace gives nats-py: the user's callback inside each delivery."""
 
     def __init__(self, consumer: JetStreamConsumer, cb: Callable[[Msg], Awaitable[None]]) -> None:
+        check_callback(cb)
         self._consumer = consumer
         self._cb = cb
         self._bound = asyncio.Event()
         self._auto_ack = False
-        self._chain = consumer.chain(self._handle)
+        self._chain = consumer.subscriber.chain(self._handle)
         # nats-py wants a coroutine function (an instance is not one), and bind()
         # compares identities: one bound method, kept.
         self.callback: Callable[[Msg], Awaitable[None]] = self._deliver
 
     def bind(self, sub: JetStreamContext.PushSubscription | None) -> None:
         """``subscribe`` returned (``None``: it failed): learn whether nats-py auto-acks."""
-        self._auto_ack = sub is not None and getattr(sub, "_cb", self.callback) is not self.callback
+        self._auto_ack = sub is not None and push_callback(sub) not in (None, self.callback)
         self._bound.set()
 
     async def _handle(self, message: IncomingMessage) -> None:
@@ -67,7 +69,7 @@ class PushCallback:
     async def _deliver(self, msg: Msg) -> None:
         if not self._bound.is_set():
             await self._bound.wait()
-        await self._chain(self._consumer.incoming(msg))
+        await self._consumer.delivery(msg).run(self._chain)
 
 
 class JetStreamPushSubscription(InstrumentedSubscription):
@@ -78,10 +80,12 @@ class JetStreamPushSubscription(InstrumentedSubscription):
     """
 
     def __init__(self, sub: JetStreamContext.PushSubscription, consumer: JetStreamConsumer) -> None:
-        super().__init__(sub, consumer.pipeline, consumer.spec.template, consumer.prepare)
+        super().__init__(sub, consumer.pipeline, consumer.subscriber, _unchanged)
         self._consumer = consumer
-        self._parked = ParkedChain(consumer.chain(park))
 
-    async def _hand_out(self, msg: Msg) -> Msg:
-        await self._parked.enter(self._consumer.incoming(msg))
-        return msg
+    def _delivery(self, msg: Msg) -> Delivery:
+        return self._consumer.delivery(msg)
+
+
+def _unchanged(msg: Msg) -> Msg:
+    return msg

@@ -2,8 +2,8 @@
 
 nats-py settles a message by publishing to (or, for ``ack_sync``, requesting on)
 the message's reply subject through ``msg._client``. natstrace points
-``msg._client`` at a :class:`SettlementRecorder`, which sends exactly what
-nats-py asked for, on the real client, and records it:
+``msg._client`` at a :class:`Settler`, which sends exactly what nats-py asked
+for, on the real client, and records it against the message's delivery:
 
 - the outcome, read from the payload nats-py wrote (``+ACK``/empty, ``-NAK``,
   ``+TERM``, ``+WPI``), counted in ``natstrace_settlements_total``;
@@ -25,6 +25,7 @@ Nothing here decides to settle: a message is settled only when nats-py's code
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from time import perf_counter, time_ns
@@ -32,20 +33,36 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode, Tracer
 
 from natstrace.metrics.instruments import NatstraceMetrics
-from natstrace.middleware.headers import IncomingHeaders
-from natstrace.tracing import propagation
+from natstrace.middleware.spans import SpanShapes
 from natstrace.tracing import semconv as sc
-from natstrace.tracing.semconv import error_type, span_name
+from natstrace.tracing.semconv import error_type
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
 
-__all__ = ["SettleContext", "SettlementRecorder", "outcome_of"]
+    from natstrace.middleware.delivery import Delivery
+
+__all__ = ["SettleContext", "Settler", "outcome_of"]
 
 T = TypeVar("T")
+
+
+_log = logging.getLogger(__name__)
+_hinted = False
+
+
+def _hint_concurrent_batch() -> None:
+    global _hinted  # once per process
+    _hinted = True
+    _log.warning(
+        "natstrace: a fetched message was settled in another task after its handling "
+        "had ended: its process span is short and that task's publishes are not part "
+        "of its workflow. To handle a batch concurrently, use `await msgs.gather(handle)` "
+        "instead of asyncio.gather."
+    )
 
 
 def outcome_of(payload: bytes) -> tuple[str, float | None]:
@@ -75,44 +92,28 @@ class SettleContext:
 
     tracer: Tracer
     metrics: NatstraceMetrics
+    shapes: SpanShapes
     template: str
     group: str
 
 
-class SettlementRecorder:
-    """Stands in for the client on one delivered JetStream message (``msg._client``).
+class Settler:
+    """Stands in for the client on one delivered JetStream message (``msg._client``,
+    set through :mod:`natstrace.middleware.internals`).
 
-    ``span`` is the message's process span once it is handed to user code;
-    ``taken`` says whether it has been (a pulled message is handled at most once).
-    Everything except settling on the message's own reply subject goes to the
-    real client untouched.
-
-    Being the one natstrace object per delivered message, it also keeps what is
-    read from the message once and needed more than once: its validated contract
-    headers (``incoming_headers``) and the producer's trace context
-    (:meth:`producer_context`). A pulled message needs both at fetch time (the
-    receive span's links) and again when it is handed out (its process span).
+    It holds no state of its own: settling on the message's reply subject is
+    recorded against the message's :class:`~natstrace.middleware.delivery.Delivery`
+    (its span, or its producer's context if it was never handed out); everything
+    else goes to the real client untouched.
     """
 
-    __slots__ = ("_context", "_nc", "_producer", "_reply", "incoming_headers", "span", "taken")
+    __slots__ = ("_context", "_nc", "_reply", "delivery")
 
-    def __init__(
-        self, nc: Client, context: SettleContext, reply: str, headers: IncomingHeaders
-    ) -> None:
+    def __init__(self, nc: Client, context: SettleContext, reply: str, delivery: Delivery) -> None:
         self._nc = nc
         self._context = context
         self._reply = reply
-        # The headers, not the message: a reference back to the Msg would make a cycle.
-        self.incoming_headers = headers
-        self._producer: Context | None = None
-        self.span: Span = INVALID_SPAN
-        self.taken = False
-
-    def producer_context(self) -> Context:
-        """The trace context propagated with the message, extracted on first use."""
-        if self._producer is None:
-            self._producer = propagation.extract(self.incoming_headers.trace, validated=True)
-        return self._producer
+        self.delivery = delivery
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._nc, name)
@@ -174,7 +175,7 @@ class SettlementRecorder:
         started_ns: int,
     ) -> None:
         context = self._context
-        span = self.span
+        span = self.delivery.span
         span_context = span.get_span_context()
         failed = error_type(failure) if failure is not None else ""
         context.metrics.record_settlement(
@@ -190,6 +191,8 @@ class SettlementRecorder:
         if span.is_recording():
             span.add_event(outcome, attributes, started_ns)
             return
+        if not _hinted and self.delivery.ended_in_another_task():
+            _hint_concurrent_batch()
         self._settle_span(outcome, attributes, failure, started_ns)
 
     def _settle_span(
@@ -199,34 +202,29 @@ class SettlementRecorder:
         failure: BaseException | None,
         started_ns: int,
     ) -> None:
-        span_context = self.span.get_span_context()
+        delivery = self.delivery
+        span_context = delivery.span.get_span_context()
         links = None
         if span_context.is_valid:
             if not span_context.trace_flags.sampled:
                 return
-            parent = trace.set_span_in_context(self.span, Context())
+            parent = trace.set_span_in_context(delivery.span, Context())
         else:
             # Never handed to user code: a root span linked to the producer.
             parent = Context()
-            producer = trace.get_current_span(self.producer_context()).get_span_context()
+            producer = trace.get_current_span(delivery.producer_context()).get_span_context()
             links = [Link(producer)] if producer.is_valid else None
         context = self._context
-        attributes.update(
-            {
-                sc.MESSAGING_SYSTEM: sc.NATS,
-                sc.MESSAGING_OPERATION_NAME: sc.SETTLE,
-                sc.MESSAGING_OPERATION_TYPE: sc.SETTLE,
-                sc.MESSAGING_DESTINATION_TEMPLATE: context.template,
-                sc.JS_OUTCOME: outcome,
-            }
-        )
-        if context.group:
-            attributes[sc.MESSAGING_CONSUMER_GROUP_NAME] = context.group
+        name, shared = context.shapes.get(sc.SETTLE, context.template, context.group)
+        shared.update(attributes)
+        shared[sc.JS_OUTCOME] = outcome
+        if delivery.subject:
+            shared[sc.MESSAGING_DESTINATION_NAME] = delivery.subject
         span = context.tracer.start_span(
-            span_name(sc.SETTLE, context.template),
+            name,
             context=parent,
             kind=SpanKind.CLIENT,
-            attributes=attributes,
+            attributes=shared,  # type: ignore[arg-type]
             links=links,
             start_time=started_ns,
         )

@@ -1,52 +1,45 @@
-"""The middleware chains of one instrumented client, in their fixed order.
+"""What one instrumented client sends and handles through.
 
 Publish: correlation -> tracing -> metrics -> user middlewares -> nats-py.
-Handle:  correlation -> tracing -> metrics -> user middlewares -> the handler.
-
 Correlation runs first so the span carries the IDs; metrics run inside the span
 so their exemplar is the message's trace; user middlewares run innermost, with
 the span current and every contract header already set.
+
+Handle: every delivered message is a :class:`~natstrace.middleware.delivery.Delivery`
+(span, correlation, counts) and the user's handle middlewares run around its
+handling, with the span and correlation current.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import Tracer
 
 from natstrace.config import ConsumerSpanPolicy, Trust
 from natstrace.metrics.instruments import NatstraceMetrics
-from natstrace.middleware.correlation import HandleCorrelation, PublishCorrelation
-from natstrace.middleware.headers import IncomingHeaders, read_incoming
-from natstrace.middleware.metrics import HandleMetrics, PublishMetrics
+from natstrace.middleware.correlation import PublishCorrelation
+from natstrace.middleware.delivery import Delivery, Handout, Subscriber
+from natstrace.middleware.metrics import PublishMetrics
 from natstrace.middleware.payload_limit import check_max_payload
+from natstrace.middleware.spans import SpanShapes
 from natstrace.middleware.subjects import SubjectTemplates
-from natstrace.middleware.tracing import HandleTracing, PublishTracing
+from natstrace.middleware.tracing import PublishTracing
 from natstrace.middleware.types import (
-    HandleApp,
     HandleMiddleware,
-    IncomingMessage,
     OutgoingMessage,
     PublishApp,
     PublishMiddleware,
+    build_chain,
 )
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
-    from nats.aio.msg import Msg
 
 __all__ = ["Pipeline", "build_chain"]
-
-App = TypeVar("App")
-
-
-def build_chain(middlewares: Sequence[Callable[[App], App]], app: App) -> App:
-    """Wrap ``app`` in ``middlewares``; the first one listed runs first."""
-    for middleware in reversed(middlewares):
-        app = middleware(app)
-    return app
 
 
 class Pipeline:
@@ -83,57 +76,49 @@ class Pipeline:
         self._publish = publish
         self.publish = build_chain(publish, send)
         self.request = build_chain(publish, request)
-        self._handle_core: list[HandleMiddleware] = [
-            HandleCorrelation,
-            partial(
-                HandleTracing,
-                tracer=tracer,
-                policy=policy,
-                server=self.server_address,
-                baggage_allowlist=frozenset(baggage_allowlist),
-            ),
-            partial(HandleMetrics, metrics=metrics),
-        ]
-        self._handle_user = list(handle_middleware)
+        self.policy: ConsumerSpanPolicy = policy
+        self.baggage_allowlist = frozenset(baggage_allowlist)
+        self.shapes = SpanShapes(self.server_address)
+        self._handle_middleware = tuple(handle_middleware)
+        self.handouts: weakref.WeakSet[Handout] = weakref.WeakSet()
 
     def publish_chain(self, app: PublishApp) -> PublishApp:
         """The publish chain around another innermost app (JetStream's publish)."""
         return build_chain(self._publish, app)
 
-    def handle_chain(self, app: HandleApp, inner: Sequence[HandleMiddleware] = ()) -> HandleApp:
-        """The handle chain around ``app`` (the user's handler, or parking).
-
-        ``inner`` are natstrace's protocol middlewares (JetStream): they run after
-        the core ones, with the span open, and before the user's.
-        """
-        return build_chain([*self._handle_core, *inner, *self._handle_user], app)
-
-    def incoming(
+    def subscriber(
         self,
-        msg: Msg,
         template: str,
-        queue: str,
+        group: str,
         trust: Trust | None = None,
-        headers: IncomingHeaders | None = None,
-    ) -> IncomingMessage:
-        """The envelope of a delivered message, with its headers validated.
+        on_start: Callable[[Delivery], None] | None = None,
+    ) -> Subscriber:
+        """What the deliveries of one subscription share.
 
-        ``trust`` is the subscription's setting; ``None``: the client's default.
-        ``headers``: the message's headers, if they were validated already.
+        ``trust`` is the subscription's setting (``None``: the client's default);
+        ``on_start`` runs when each delivery has started (JetStream's metrics).
         """
-        if headers is None:
-            headers = read_incoming(msg.headers)
-        return IncomingMessage(
-            msg=msg,
-            template=template,
-            queue=queue,
-            trace_headers=headers.trace,
-            message_id=headers.message_id,
-            correlation_id=headers.correlation_id,
-            causation_id=headers.causation_id,
-            invalid_headers=headers.invalid,
+        return Subscriber(
+            tracer=self.tracer,
+            metrics=self.metrics,
+            shapes=self.shapes,
+            policy=self.policy,
             trusted=(trust or self.trust) == "trusted",
+            baggage_allowlist=self.baggage_allowlist,
+            middlewares=self._handle_middleware,
+            template=template,
+            group=group,
+            on_start=on_start,
         )
+
+    def handout(self) -> Handout:
+        """A holder for one subscription's pulled messages, finished with the client."""
+        return Handout(self.handouts)
+
+    def finish_deliveries(self) -> None:
+        """The client is draining or closing: finish every pulled message still held."""
+        for handout in list(self.handouts):
+            handout.finish_all()
 
     def server_address(self) -> tuple[str | None, int | None]:
         """Host and port of the connected server (cached until the client reconnects)."""

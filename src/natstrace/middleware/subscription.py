@@ -1,52 +1,63 @@
 """Traced subscriptions, for both ways nats-py delivers messages.
 
-With ``cb=``, the callback runs inside the handle chain. Without it, iterating
-``sub.messages`` or calling ``next_msg()`` hands out one message at a time: its
-handling counts as finished when the next one is requested, or when the
-subscription is unsubscribed or drained (see :mod:`natstrace.middleware.parking`).
+With ``cb=``, the callback runs inside the message's delivery. Without it,
+iterating ``sub.messages`` or calling ``next_msg()`` hands out one message at a
+time: its handling ends at the next pull in the same task, when the pulling task
+ends, or when the subscription (or the client) is unsubscribed, drained or closed
+(see :mod:`natstrace.middleware.delivery`).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from natstrace.config import Trust
-from natstrace.middleware.parking import ParkedChain, park
+from nats.errors import Error as NatsError
+
+from natstrace.middleware.delivery import Delivery, Subscriber
 from natstrace.middleware.pipeline import Pipeline
+from natstrace.middleware.types import IncomingMessage
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
     from nats.aio.subscription import Subscription
 
-__all__ = ["InstrumentedSubscription", "traced_callback"]
+__all__ = ["InstrumentedSubscription", "check_callback", "traced_callback"]
 
 Prepare = Callable[["Msg"], "Msg"]
+Callback = Callable[["Msg"], Awaitable[None]]
 
 
-def traced_callback(
-    pipeline: Pipeline,
-    cb: Callable[[Msg], Awaitable[None]],
-    template: str,
-    queue: str,
-    prepare: Prepare,
-    trust: Trust | None = None,
-) -> Callable[[Msg], Awaitable[None]]:
-    """Wrap a nats-py message callback so that it runs inside the handle chain.
+def check_callback(cb: object) -> None:
+    """Refuse what nats-py refuses as a message callback, before subscribing.
+
+    natstrace hands nats-py a coroutine function of its own, so nats-py cannot see
+    what the user passed; without this check a plain function would be accepted and
+    then fail on every message.
+    """
+    func = getattr(cb, "func", None)  # functools.partial, as nats-py allows
+    if not (inspect.iscoroutinefunction(cb) or inspect.iscoroutinefunction(func)):
+        raise NatsError("nats: must use coroutine for subscriptions")
+
+
+def traced_callback(subscriber: Subscriber, cb: Callback, prepare: Prepare) -> Callback:
+    """Wrap a nats-py message callback so that it runs inside each message's delivery.
 
     Exceptions from ``cb`` propagate unchanged, so nats-py reports them to the
     client's ``error_cb`` as it would without natstrace.
     """
+    check_callback(cb)
 
-    async def _user(message: Any) -> None:
+    async def user(message: IncomingMessage) -> None:
         await cb(message.msg)
 
-    chain = pipeline.handle_chain(_user)
+    chain = subscriber.chain(user)
 
-    async def _traced(msg: Msg) -> None:
-        await chain(pipeline.incoming(prepare(msg), template, queue, trust))
+    async def traced(msg: Msg) -> None:
+        await subscriber.delivery(prepare(msg)).run(chain)
 
-    return _traced
+    return traced
 
 
 class InstrumentedSubscription:
@@ -57,19 +68,12 @@ class InstrumentedSubscription:
     """
 
     def __init__(
-        self,
-        sub: Subscription,
-        pipeline: Pipeline,
-        template: str,
-        prepare: Prepare,
-        trust: Trust | None = None,
+        self, sub: Subscription, pipeline: Pipeline, subscriber: Subscriber, prepare: Prepare
     ) -> None:
         self._sub = sub
-        self._trust = trust
-        self._pipeline = pipeline
-        self._template = template
+        self._subscriber = subscriber
         self._prepare = prepare
-        self._parked = ParkedChain(pipeline.handle_chain(park))
+        self._handout = pipeline.handout()
 
     @property
     def subscription(self) -> Subscription:
@@ -79,11 +83,13 @@ class InstrumentedSubscription:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sub, name)
 
+    def _delivery(self, msg: Msg) -> Delivery:
+        return self._subscriber.delivery(self._prepare(msg))
+
     async def _hand_out(self, msg: Msg) -> Msg:
-        msg = self._prepare(msg)
-        await self._parked.enter(
-            self._pipeline.incoming(msg, self._template, self._sub.queue, self._trust)
-        )
+        before_handling = self._handout.hand_out(self._delivery(msg))
+        if before_handling is not None:
+            await before_handling
         return msg
 
     @property
@@ -91,26 +97,26 @@ class InstrumentedSubscription:
         """Iterate the messages; each one's span stays open until the next is requested.
 
         Leaving the loop early keeps the last message current in this task until
-        ``unsubscribe()``, ``drain()`` or the next ``next_msg()``.
+        ``unsubscribe()``, ``drain()``, the next ``next_msg()`` or the task's end.
         """
         return _Messages(self, self._sub.messages)
 
     async def next_msg(self, timeout: float | None = 1.0) -> Msg:
         """Like nats-py's ``next_msg``; the previous message's handling ends here."""
-        await self._parked.finish()
+        self._handout.finish_current()
         return await self._hand_out(await self._sub.next_msg(timeout))
 
-    async def _finish(self) -> None:
-        await self._parked.finish()
+    def _finish_current(self) -> None:
+        self._handout.finish_current()
 
     async def unsubscribe(self, limit: int = 0) -> None:
-        """Finish the message being handled, then unsubscribe."""
-        await self._parked.finish()
+        """Finish the messages being handled, then unsubscribe."""
+        self._handout.finish_all()
         await self._sub.unsubscribe(limit)
 
     async def drain(self) -> None:
-        """Finish the message being handled, then drain."""
-        await self._parked.finish()
+        """Finish the messages being handled, then drain."""
+        self._handout.finish_all()
         await self._sub.drain()  # type: ignore[no-untyped-call]
 
 
@@ -118,8 +124,8 @@ class _Messages:
     """The async iterator behind :attr:`InstrumentedSubscription.messages`.
 
     A class rather than an async generator: a generator left by ``break`` is
-    closed later by the event loop in another task, where the parked context
-    could not be detached.
+    closed later by the event loop in another task, where the pulling task's
+    context is out of reach.
     """
 
     def __init__(self, sub: InstrumentedSubscription, source: AsyncIterator[Msg]) -> None:
@@ -130,10 +136,10 @@ class _Messages:
         return self
 
     async def __anext__(self) -> Msg:
-        await self._sub._finish()
+        self._sub._finish_current()
         try:
             msg = await self._source.__anext__()
         except StopAsyncIteration:
-            await self._sub._finish()
+            self._sub._finish_current()
             raise
         return await self._sub._hand_out(msg)

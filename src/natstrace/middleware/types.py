@@ -2,7 +2,8 @@
 
 A middleware is any callable that takes the next app in the chain and returns an
 app; a class with ``__init__(self, app, **options)`` and ``async __call__(self,
-message)`` is the usual shape::
+message)`` is the usual shape (when ``await self.app(message)`` returns or raises,
+for callbacks, pulled messages, failures and cancellation: ``docs/middleware.md``)::
 
     class StampTenant:
         def __init__(self, app: PublishApp, tenant: str) -> None:
@@ -18,11 +19,10 @@ message)`` is the usual shape::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, Span
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ __all__ = [
     "OutgoingMessage",
     "PublishApp",
     "PublishMiddleware",
+    "build_chain",
 ]
 
 
@@ -88,6 +89,7 @@ class IncomingMessage:
     trace_headers: Mapping[str, str]
     """Valid ``traceparent``/``tracestate``/``baggage`` values, for the propagator."""
     message_id: str | None = None
+    """The ``Nats-Msg-Id``, or the identity given at receipt to a message without one."""
     correlation_id: str | None = None
     causation_id: str | None = None
     invalid_headers: tuple[str, ...] = ()
@@ -95,15 +97,11 @@ class IncomingMessage:
     """How often the message was delivered (JetStream); 1 for core NATS."""
     trusted: bool = True
     """``False`` on a ``trust="untrusted"`` subscription: the producer's trace context
-    and baggage may not steer this handling (see the tracing middleware)."""
+    and baggage did not steer this handling (a new trace, linked; allowlisted baggage)."""
     span: Span = INVALID_SPAN
     attributes: dict[str, object] | None = None
-    """More attributes for the ``process`` span, known before it starts (JetStream's
-    stream, consumer, sequences): given at the start, the sampler sees them."""
-    trace_context: Context | None = None
-    """The context a propagator extracted from ``trace_headers``, when natstrace has
-    it already (JetStream extracts it once per message); ``None``: the tracing
-    middleware extracts it."""
+    """More attributes of the ``process`` span (JetStream's stream, consumer,
+    sequences), given when it started."""
 
 
 PublishApp = Callable[[OutgoingMessage], Awaitable[Any]]
@@ -117,3 +115,12 @@ PublishMiddleware = Callable[[PublishApp], PublishApp]
 
 HandleMiddleware = Callable[[HandleApp], HandleApp]
 """Wraps the next handle app."""
+
+App = TypeVar("App")
+
+
+def build_chain(middlewares: Sequence[Callable[[App], App]], app: App) -> App:
+    """Wrap ``app`` in ``middlewares``; the first one listed runs first."""
+    for middleware in reversed(middlewares):
+        app = middleware(app)
+    return app

@@ -112,8 +112,8 @@ def current() -> Correlation | None:
     return _CURRENT.get()
 
 
-def attach(correlation: Correlation) -> Token[Correlation | None]:
-    """Make ``correlation`` current; pass the token to :func:`detach` when done."""
+def attach(correlation: Correlation | None) -> Token[Correlation | None]:
+    """Make ``correlation`` current (``None``: none); pass the token to :func:`detach` when done."""
     return _CURRENT.set(correlation)
 
 
