@@ -25,6 +25,8 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
+from natstrace.metrics.exemplars import HOLD_SECONDS, mark_exemplar_trace
+
 __all__ = [
     "CounterFamily",
     "FamilyCollector",
@@ -45,6 +47,20 @@ def _exemplar(stored: _TraceExemplar | None) -> Exemplar | None:
     return Exemplar({"trace_id": f"{trace_id:032x}"}, value, timestamp)
 
 
+def _next_exemplar(
+    stored: _TraceExemplar | None, trace_id: int, value: float
+) -> _TraceExemplar | None:
+    """The exemplar to store after observing ``value`` in trace ``trace_id``, or None
+    to keep ``stored``: while it is younger than the hold period, and when the trace
+    cannot be marked for the collector to keep (see .exemplars)."""
+    now = time()
+    if stored is not None and now - stored[2] < HOLD_SECONDS:
+        return None
+    if not mark_exemplar_trace(trace_id):
+        return None
+    return (trace_id, value, now)
+
+
 class Counter:
     """One label combination of a counter."""
 
@@ -60,7 +76,7 @@ class Counter:
         with self._lock:
             self.value += amount
         if trace_id is not None:
-            self.exemplar = (trace_id, amount, time())
+            self.exemplar = _next_exemplar(self.exemplar, trace_id, amount) or self.exemplar
 
 
 class Histogram:
@@ -82,7 +98,8 @@ class Histogram:
             self.counts[index] += 1
             self.sum += value
         if trace_id is not None:
-            self.exemplars[index] = (trace_id, value, time())
+            stored = self.exemplars[index]
+            self.exemplars[index] = _next_exemplar(stored, trace_id, value) or stored
 
     def snapshot(self) -> tuple[list[int], float]:
         """The bucket counts and the sum, read together."""
