@@ -60,14 +60,16 @@ def traces_of_series(
     The series must carry ``service_name`` and ``messaging_destination_name``, so a
     link always names one service, whatever the dashboard's selection. The span
     name's operation is the series' ``messaging_operation_name`` label; give
-    ``operation`` only for a metric without that label."""
+    ``operation`` only for a metric without that label. ``errors_only`` links find
+    the spans that failed with the series' ``error_type`` (the span attribute
+    ``error.type``, which every Jaeger storage can search)."""
     op = operation or "${__field.labels.messaging_operation_name}"
     query = (
         "service=${__field.labels.service_name}"
         f"&operation={op}%20${{__field.labels.messaging_destination_name}}"
     )
     if errors_only:
-        query += "&tags=%7B%22error%22%3A%22true%22%7D"
+        query += "&tags=%7B%22error.type%22%3A%22${__field.labels.error_type}%22%7D"
     return [jaeger_search("Traces in Jaeger", query)]
 
 

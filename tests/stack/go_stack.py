@@ -159,6 +159,7 @@ class Jaeger(GoProcess):
         self.query_port, self.otlp_grpc_port = free_port(), free_port()
         mapping = {
             "0.0.0.0:16686": local(self.query_port),
+            "0.0.0.0:16685": local(free_port()),
             "0.0.0.0:4317": local(self.otlp_grpc_port),
             "0.0.0.0:4318": local(free_port()),
             "0.0.0.0:8888": local(free_port()),

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from go_stack import Collector, Jaeger, prometheus_config, telemetry_value, wait_until
+from go_stack import Collector, Jaeger, local, prometheus_config, telemetry_value, wait_until
 from stack_support import Prometheus, free_port
 from tests.demo.processes import DemoProcess
 
@@ -43,9 +45,10 @@ def consecutive_free_ports(count: int) -> int:
     raise RuntimeError("no run of free ports")
 
 
-async def publish_untrusted_order(url: str) -> None:
-    """An order from a client that is not natstrace's, with a malformed traceparent:
-    the services must count the header as invalid and carry on."""
+async def publish_untrusted_orders(url: str) -> None:
+    """Orders from a client that is not natstrace's: one with a malformed traceparent
+    (the services count the header as invalid and carry on) and one whose body is
+    not an order (the handlers fail on it: consumer errors on the dashboards)."""
     import nats
 
     nc = await nats.connect(url, name="untrusted")
@@ -53,6 +56,7 @@ async def publish_untrusted_order(url: str) -> None:
     await nc.publish(
         contract.ORDERS_CREATED, order.to_bytes(), headers={"traceparent": "not-a-trace"}
     )
+    await nc.publish(contract.ORDERS_CREATED, b"not an order")
     await nc.drain()
 
 
@@ -66,12 +70,22 @@ class StackRun:
     prometheus: Prometheus
     trace_file: Path
     demo_output: str
+    during: float = 0.0
+    """A unix time while the demo was still running: gauges are only there then
+    (Prometheus marks a series stale once its target is gone)."""
     services: list[str] = field(default_factory=list)
 
     @property
     def spans(self) -> list[Span]:
         """Every span the demo sent, from its own file."""
         return read_files([self.trace_file]).spans
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """A PromQL query evaluated while the demo ran."""
+        body = self.prometheus.api("query", query=expr, time=str(self.during))
+        assert body["status"] == "success", (expr, body)
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
 
     def stop(self) -> None:
         for part in (self.collector, self.jaeger):
@@ -81,19 +95,36 @@ class StackRun:
 
 
 def start_stack(workdir: Path) -> StackRun:
+    """Start everything, run the demo through it, wait for the sampling decisions;
+    whatever started is stopped again if a step fails."""
+    started: list[Any] = []
+    try:
+        return _run_stack(workdir, started)
+    except BaseException:
+        for part in reversed(started):
+            # GoProcess.remove, EmbeddedNatsServer.close, Prometheus.stop
+            (getattr(part, "remove", None) or getattr(part, "close", None) or part.stop)()
+        raise
+
+
+def _run_stack(workdir: Path, started: list[Any]) -> StackRun:
     nats = EmbeddedNatsServer().start()
+    started.append(nats)
     prometheus_port = free_port()
-    jaeger = Jaeger(f"http://127.0.0.1:{prometheus_port}").start()
-    collector = Collector(
-        "otelcol", upstream={"jaeger:4317": f"127.0.0.1:{jaeger.otlp_grpc_port}"}
-    ).start()
+    jaeger = Jaeger(f"http://127.0.0.1:{prometheus_port}")
+    started.append(jaeger)
+    jaeger.start()
+    collector = Collector("otelcol", upstream={"jaeger:4317": local(jaeger.otlp_grpc_port)})
+    started.append(collector)
+    collector.start()
     metrics_base = consecutive_free_ports(5)
     jobs = {
-        "natstrace": [f"127.0.0.1:{metrics_base + i}" for i in range(5)],
-        "otelcol-spanmetrics": [f"127.0.0.1:{collector.spanmetrics_port}"],
-        "otelcol": [f"127.0.0.1:{collector.telemetry_port}"],
+        "natstrace": [local(metrics_base + i) for i in range(5)],
+        "otelcol-spanmetrics": [local(collector.spanmetrics_port)],
+        "otelcol": [local(collector.telemetry_port)],
     }
     prometheus = Prometheus([], config=prometheus_config(jobs), port=prometheus_port)
+    started.append(prometheus)
 
     trace_file = workdir / "demo.jsonl"
     demo = DemoProcess.start(
@@ -107,11 +138,18 @@ def start_stack(workdir: Path) -> StackRun:
         cwd=workdir,
         env={"OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http},
     )  # fmt: skip
-    demo.wait_for_line("placing orders", timeout=60)
-    asyncio.run(publish_untrusted_order(nats.url))
-    returncode, output = demo.finish(timeout=DEMO_SECONDS + 60)
+    try:
+        demo.wait_for_line("placing orders", timeout=60)
+        asyncio.run(publish_untrusted_orders(nats.url))
+        returncode, output = demo.finish(timeout=DEMO_SECONDS + 60)
+    finally:
+        if demo.process.poll() is None:
+            demo.process.kill()
     assert returncode == 0, output
-    run = StackRun(nats, jaeger, collector, prometheus, trace_file, output)
+    # The services stop within a second or two of the end; five seconds before it
+    # every one was still being scraped.
+    during = time.time() - 5
+    run = StackRun(nats, jaeger, collector, prometheus, trace_file, output, during)
     run.services = sorted({span.service for span in run.spans})
     wait_for_decisions(run)
     return run
@@ -127,12 +165,20 @@ def wait_for_decisions(run: StackRun) -> None:
         return _sampled_traces(text) >= len(ids)
 
     assert wait_until(decided, timeout=DECISION_WAIT + 30), run.collector.log()
+    # Then until the exporter to Jaeger has sent everything (its batches leave every 2 s).
+    last = [-1.0]
+
+    def settled() -> bool:
+        sent = telemetry_value(run.collector.telemetry(), "otelcol_exporter_sent_spans")
+        done = sent == last[0]
+        last[0] = sent
+        return done
+
+    assert wait_until(settled, timeout=30, interval=2.5)
 
 
 def _sampled_traces(text: str) -> float:
-    return telemetry_value(
-        text, "otelcol_processor_tail_sampling_global_count_traces_sampled_total"
-    )
+    return telemetry_value(text, "otelcol_processor_tail_sampling_global_count_traces_sampled")
 
 
 def jaeger_spans(run: StackRun) -> dict[str, list[Span]]:
