@@ -37,11 +37,17 @@ __all__ = [
 
 _TraceExemplar = tuple[int, float, float]
 """(trace ID, observed value, unix time): turned into an Exemplar at scrape time,
-so the hex formatting of the ID costs nothing on the per-message path."""
+so the hex formatting of the ID costs nothing on the per-message path. Trace ID 0:
+no exemplar, the last attempt failed at that time."""
+
+_RETRY_SECONDS = 1.0
+"""After a trace that could not be marked, seconds before the next attempt: a series
+of unmarkable traces (publishes outside any handler) then costs one look at the
+current span per second, not one per message."""
 
 
 def _exemplar(stored: _TraceExemplar | None) -> Exemplar | None:
-    if stored is None:
+    if stored is None or not stored[0]:
         return None
     trace_id, value, timestamp = stored
     return Exemplar({"trace_id": f"{trace_id:032x}"}, value, timestamp)
@@ -51,13 +57,13 @@ def _next_exemplar(
     stored: _TraceExemplar | None, trace_id: int, value: float
 ) -> _TraceExemplar | None:
     """The exemplar to store after observing ``value`` in trace ``trace_id``, or None
-    to keep ``stored``: while it is younger than the hold period, and when the trace
-    cannot be marked for the collector to keep (see .exemplars)."""
+    to keep ``stored`` (younger than the hold period, see .exemplars). A trace that
+    cannot be marked for the collector to keep gives no exemplar."""
     now = time()
-    if stored is not None and now - stored[2] < HOLD_SECONDS:
+    if stored is not None and now - stored[2] < (HOLD_SECONDS if stored[0] else _RETRY_SECONDS):
         return None
     if not mark_exemplar_trace(trace_id):
-        return None
+        return (0, 0.0, now)
     return (trace_id, value, now)
 
 
@@ -218,7 +224,7 @@ class HistogramCountFamily(_Family):
         for values, series in self._histogram.series():
             if self._where(values):
                 counts, _ = series.snapshot()
-                stored = [exemplar for exemplar in series.exemplars if exemplar is not None]
+                stored = [exemplar for exemplar in series.exemplars if exemplar and exemplar[0]]
                 newest = max(stored, key=lambda exemplar: exemplar[2]) if stored else None
                 # A counter's exemplar value is the increment (one event), not the duration.
                 exemplar = (newest[0], 1.0, newest[2]) if newest else None
