@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from go_stack import Collector, Jaeger, prometheus_config, telemetry_value, wait_until
 from stack_run import consecutive_free_ports
-from stack_support import Prometheus, free_port
+from stack_support import Prometheus, checked_in_dashboards, free_port, panel_queries, substitute
 from tests.demo.processes import DemoProcess
 
 from natstrace.embedded_server import EmbeddedNatsServer
@@ -49,7 +49,8 @@ def test_outages_do_not_slow_the_flow_and_export_resumes(tmp_path: Path) -> None
             "--trace-file", str(trace_file),
         ],
         cwd=tmp_path,
-        env={"OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http},
+        # A queue smaller than an outage's worth of spans: some must be dropped.
+        env={"OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http, "OTEL_BSP_MAX_QUEUE_SIZE": "100", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "50"},
     )  # fmt: skip
     try:
         demo.wait_for_line("placing orders", timeout=60)
@@ -81,11 +82,23 @@ def test_outages_do_not_slow_the_flow_and_export_resumes(tmp_path: Path) -> None
         # at the same rate in every phase.
         assert min(rates[1:4]) >= 0.8 * rates[0], rates
 
-        # Every span is either received by a collector or counted as dropped.
-        dropped = prometheus.wait_for("sum(natstrace_spans_dropped_total)", timeout=5)
-        dropped_count = float(dropped[0]["value"][1]) if dropped else 0.0
+        # Every span is either received by a collector or counted as dropped, and the
+        # dashboard's "Spans dropped" panel shows the drops.
+        dropped = prometheus.api(
+            "query", query="sum(natstrace_spans_dropped_total)", time=str(phases[4] / 1e9)
+        )
+        dropped_count = float(dropped["data"]["result"][0]["value"][1])
         received = before_outage + accepted(collector)
+        assert dropped_count > 0
         assert received + dropped_count >= 0.97 * len(spans), (received, dropped_count, len(spans))
+        board = checked_in_dashboards()["natstrace-overview.json"]
+        panel = dict(panel_queries(board))["Spans dropped"]
+        body = prometheus.api(
+            "query",
+            query=substitute(panel, {"service": ".*", "__rate_interval": "1m"}),
+            time=str(phases[4] / 1e9),
+        )
+        assert body["data"]["result"], panel
         # Export resumed after the collector came back, into a Jaeger that came back.
         after = {s.trace_id for s in spans if s.start_ns > phases[4] and s.status == 2}
         assert after, "no failed trace after the outages to look for"
