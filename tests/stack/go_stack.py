@@ -114,6 +114,11 @@ class GoProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
 
+    def deprecations(self) -> list[str]:
+        """Log lines that warn about deprecated config (an alias, a renamed field)."""
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [line for line in lines if "deprecat" in line.lower()]
+
     def stop(self) -> None:
         process = self.process
         if process is not None and process.poll() is None:

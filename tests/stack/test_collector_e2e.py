@@ -46,6 +46,7 @@ def test_jaeger_loads_jaeger_yaml() -> None:
     jaeger = Jaeger(f"http://127.0.0.1:{free_port()}").start()
     try:
         assert jaeger.services() == []
+        assert jaeger.deprecations() == []
     finally:
         jaeger.remove()
 
@@ -62,13 +63,16 @@ def agent(gateway_port: int, edit: Any = None) -> Collector:
 
 def test_agent_loads_agent_yaml(receivers: list[OtlpReceiver]) -> None:
     process = agent(receivers[0].grpc_port).start()
-    process.remove()
+    try:
+        assert process.deprecations() == []
+    finally:
+        process.remove()
 
 
 def test_the_collector_rejects_a_numeric_resolver_port(receivers: list[OtlpReceiver]) -> None:
     # Why agent.yaml quotes the port: the config is decoded strictly.
     def numeric(config: dict[str, Any]) -> None:
-        resolver = config["exporters"]["loadbalancing"]["resolver"]["dns"]
+        resolver = config["exporters"]["load_balancing"]["resolver"]["dns"]
         resolver["port"] = int(resolver["port"])
 
     process = agent(receivers[0].grpc_port, edit=numeric)
@@ -88,6 +92,7 @@ def test_decision_wait_counts_from_the_first_span(receivers: list[OtlpReceiver])
     receiver = receivers[0]
     collector = Collector("otelcol", upstream=to(receiver)).start()
     try:
+        assert collector.deprecations() == [], "otelcol.yaml uses a deprecated name"
         failed = FakeSpan(new_trace_id(), "send a", error=True)
         ordinary = [FakeSpan(new_trace_id(), "send b") for _ in range(8)]
         post_spans(collector.otlp_http, [failed, *ordinary])
@@ -134,7 +139,7 @@ def test_scale_out_keeps_every_trace_on_one_gateway(receivers: list[OtlpReceiver
     def static_gateways(config: dict[str, Any]) -> None:
         # Two gateways on one host cannot share a port, so the test lists them
         # instead of resolving one DNS name to several addresses.
-        exporter = config["exporters"]["loadbalancing"]
+        exporter = config["exporters"]["load_balancing"]
         exporter["resolver"] = {
             "static": {"hostnames": [f"127.0.0.1:{g.grpc_port}" for g in gateways]}
         }

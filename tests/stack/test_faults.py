@@ -49,8 +49,12 @@ def test_outages_do_not_slow_the_flow_and_export_resumes(tmp_path: Path) -> None
             "--trace-file", str(trace_file),
         ],
         cwd=tmp_path,
-        # A queue smaller than an outage's worth of spans: some must be dropped.
-        env={"OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http, "OTEL_BSP_MAX_QUEUE_SIZE": "100", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "50"},
+        env={
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http,
+            # A queue smaller than an outage's worth of spans: some must be dropped.
+            "OTEL_BSP_MAX_QUEUE_SIZE": "100",
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "50",
+        },
     )  # fmt: skip
     try:
         demo.wait_for_line("placing orders", timeout=60)

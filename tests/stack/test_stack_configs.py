@@ -26,7 +26,8 @@ COLLECTOR_FILES = {
 KINDS = ("receivers", "processors", "exporters", "connectors", "extensions")
 
 # Component types natstrace's collector build and Jaeger 2.12.0 have that these
-# configs may use. `otlp` as an exporter is a deprecated alias since 0.144.
+# configs may use, by their current names (`otlp`, `spanmetrics` and `loadbalancing`
+# are deprecated aliases; test_collector_e2e.py fails on a deprecation warning).
 KNOWN_TYPES = {
     "receivers": {"otlp"},
     "processors": {"memory_limiter", "batch", "tail_sampling"},
@@ -34,10 +35,10 @@ KNOWN_TYPES = {
         "otlp_grpc",
         "otlp_http",
         "prometheus",
-        "loadbalancing",
+        "load_balancing",
         "jaeger_storage_exporter",
     },
-    "connectors": {"spanmetrics", "forward"},
+    "connectors": {"span_metrics", "forward"},
     "extensions": {"health_check", "jaeger_storage", "jaeger_query"},
 }
 
@@ -80,7 +81,7 @@ def test_collector_pipelines_reference_defined_components(name: str) -> None:
 
 def test_spanmetrics_sees_spans_before_sampling() -> None:
     pipelines = load(COLLECTOR_FILES["otelcol"])["service"]["pipelines"]
-    feeding = [p for p in pipelines.values() if "spanmetrics" in p["exporters"]]
+    feeding = [p for p in pipelines.values() if "span_metrics" in p["exporters"]]
     sampled = [p for p in pipelines.values() if "tail_sampling" in p.get("processors", [])]
     assert feeding and sampled
     assert all("tail_sampling" not in p.get("processors", []) for p in feeding)
@@ -97,7 +98,7 @@ def test_collector_keeps_errors_slow_and_a_share() -> None:
     assert redeliveries == {"key": JS_DELIVERY_COUNT, "min_value": 2}
     exemplars = policies["boolean_attribute"]["boolean_attribute"]
     assert exemplars == {"key": EXEMPLAR_ATTRIBUTE, "value": True}
-    spanmetrics = config["connectors"]["spanmetrics"]
+    spanmetrics = config["connectors"]["span_metrics"]
     # Computed before sampling: exemplars there would name dropped traces.
     assert spanmetrics["exemplars"]["enabled"] is False
     # Sub-millisecond buckets first: NATS sends take well under a millisecond.
@@ -116,7 +117,7 @@ def test_collector_keeps_errors_slow_and_a_share() -> None:
 
 
 def test_agent_routes_by_trace_id_to_the_gateways() -> None:
-    exporter = load(COLLECTOR_FILES["agent"])["exporters"]["loadbalancing"]
+    exporter = load(COLLECTOR_FILES["agent"])["exporters"]["load_balancing"]
     assert exporter["routing_key"] == "traceID"
     resolver = exporter["resolver"]["dns"]
     overlay = load(COLLECTOR_CONFIG / "scale-out" / "compose.yaml")["services"]
