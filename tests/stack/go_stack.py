@@ -30,17 +30,23 @@ AGENT_YAML = COLLECTOR_CONFIG / "scale-out" / "agent.yaml"
 JAEGER_YAML = COLLECTOR_CONFIG / "jaeger.yaml"
 
 
+def load_yaml(path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(path.read_text())
+    return doc
+
+
+DECISION_WAIT = float(
+    load_yaml(OTELCOL_YAML)["processors"]["tail_sampling"]["decision_wait"].rstrip("s")
+)
+"""Seconds otelcol.yaml's tail sampling waits after a trace's first span."""
+
+
 def go_binary(name: str) -> str:
     """The binary `./dev test` built for `name` (jaeger, otelcol), or skip."""
     path = os.environ.get(f"NATSTRACE_TEST_{name.upper()}", "")
     if not path or not Path(path).is_file():
         pytest.skip(f"{name} not built: run the tests with ./dev test (needs Go 1.26+)")
     return path
-
-
-def load_yaml(path: Path) -> dict[str, Any]:
-    doc: dict[str, Any] = yaml.safe_load(path.read_text())
-    return doc
 
 
 def local(port: int) -> str:
@@ -182,26 +188,9 @@ class Jaeger(GoProcess):
         names: list[str] = self.api("/api/v3/services").get("services") or []
         return names
 
-    def traces(self, service: str, **params: Any) -> list[dict[str, Any]]:
-        """Resource spans of /api/v3/traces for one service (last hour by default)."""
-        now = time.time()
-        query = {
-            "query.service_name": service,
-            "query.start_time_min": _rfc3339(now - 3600),
-            "query.start_time_max": _rfc3339(now + 60),
-            "query.num_traces": 1000,
-            **params,
-        }
-        body = self.api("/api/v3/traces", **query)
-        return list(body.get("result", {}).get("resourceSpans", []))
-
     def trace(self, trace_id: str) -> list[dict[str, Any]]:
         body = self.api(f"/api/v3/traces/{trace_id}")
         return list(body.get("result", {}).get("resourceSpans", []))
-
-
-def _rfc3339(unix: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(unix))
 
 
 class Collector(GoProcess):

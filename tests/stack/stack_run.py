@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from go_stack import Collector, Jaeger, local, prometheus_config, telemetry_value, wait_until
+from go_stack import (
+    DECISION_WAIT,
+    Collector,
+    Jaeger,
+    local,
+    prometheus_config,
+    telemetry_value,
+    wait_until,
+)
 from stack_support import Prometheus, free_port
 from tests.demo.processes import DemoProcess
 
@@ -24,8 +32,6 @@ from natstrace.flow.window import TimeWindow
 
 DEMO_SECONDS = 12.0
 """Long enough for several Prometheus scrapes (1 s) of every series."""
-DECISION_WAIT = 10.0
-"""otelcol.yaml's tail_sampling decision_wait."""
 
 
 def consecutive_free_ports(count: int) -> int:

@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from go_stack import (
     AGENT_YAML,
-    OTELCOL_YAML,
+    DECISION_WAIT,
     Collector,
     Jaeger,
-    load_yaml,
     telemetry_value,
     wait_until,
 )
@@ -23,10 +22,6 @@ from stack_support import free_port
 from tests.support.otlp_receiver import OtlpReceiver
 
 pytestmark = pytest.mark.integration
-
-DECISION_WAIT = float(
-    load_yaml(OTELCOL_YAML)["processors"]["tail_sampling"]["decision_wait"].rstrip("s")
-)
 
 
 @pytest.fixture
