@@ -30,8 +30,9 @@ from natstrace.flow import Span, read_files
 from natstrace.flow.jaeger_source import JaegerClient
 from natstrace.flow.window import TimeWindow
 
-DEMO_SECONDS = 12.0
-"""Long enough for several Prometheus scrapes (1 s) of every series."""
+DEMO_SECONDS = 25.0
+"""Long enough for two flushes of the span metrics (every 15 s) with traffic between
+them: rates of span metrics need two different values."""
 
 
 def consecutive_free_ports(count: int) -> int:

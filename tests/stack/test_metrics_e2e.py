@@ -56,14 +56,15 @@ def test_span_metrics_have_what_the_monitor_tab_queries(stack_run: StackRun) -> 
 
 
 def monitor(run: StackRun, metric: str, service: str, kind: str, **extra: str) -> Any:
+    """What the Monitor tab asks for (its defaults: the last hour, rates per 10 min)."""
     now_ms = int(time.time() * 1000)
     params = {
         "service": service,
         "spanKind": kind,
         "endTs": str(now_ms),
-        "lookback": str(15 * 60 * 1000),
-        "step": "5000",
-        "ratePer": str(60 * 1000),
+        "lookback": str(60 * 60 * 1000),
+        "step": "15000",
+        "ratePer": str(10 * 60 * 1000),
         **extra,
     }
     return run.jaeger.api(f"/api/metrics/{metric}", **params)
@@ -88,22 +89,31 @@ def test_the_monitor_tab_shows_natstrace_span_kinds(
     stack_run: StackRun, service: str, kind: str
 ) -> None:
     # What the Monitor tab asks once "Span Kind" is set to Producer, Consumer or Client.
-    calls = wait_until(
-        lambda: [v for v in points(monitor(stack_run, "calls", service, kind)) if v > 0], 40
-    )
-    assert calls, monitor(stack_run, "calls", service, kind)
-    latencies = points(monitor(stack_run, "latencies", service, kind, quantile="0.95"))
-    assert latencies and max(latencies) > 0
-    errors = monitor(stack_run, "errors", service, kind)
-    assert points(errors), errors
+    # The span metrics move every 15 s (metrics_flush_interval): wait for each answer.
+    def positive(metric: str, **extra: str) -> list[float]:
+        found: list[float] = wait_until(
+            lambda: [
+                v for v in points(monitor(stack_run, metric, service, kind, **extra)) if v > 0
+            ],
+            40,
+        )
+        return found
+
+    assert positive("calls"), monitor(stack_run, "calls", service, kind)
+    assert positive("latencies", quantile="0.95"), monitor(stack_run, "latencies", service, kind)
+    # An error rate, zero where nothing failed (the tab draws a flat line, not "no data").
+    assert points(monitor(stack_run, "errors", service, kind))
     # The tab's default span kind is server: natstrace makes none, which is why the
     # docs tell users to switch.
     assert not [v for v in points(monitor(stack_run, "calls", service, "server")) if v > 0]
 
 
 def test_consumer_errors_show_as_an_error_rate(stack_run: StackRun) -> None:
-    errors = points(monitor(stack_run, "errors", "shipping", "consumer"))
-    assert max(errors) > 0
+    errors = wait_until(
+        lambda: [v for v in points(monitor(stack_run, "errors", "shipping", "consumer")) if v > 0],
+        40,
+    )
+    assert errors and max(errors) < 1
 
 
 # --- dashboards ----------------------------------------------------------------------
