@@ -5,7 +5,7 @@
 The JSON is checked in so Grafana can provision it without Python; the test suite
 regenerates it and fails when the two differ, so edit the code (overview.py,
 service.py, and the building blocks in panels.py), never the JSON.
-Queries use only the metric contract in ../../shared/DESIGN.md and the recording
+Queries use only the metric names in README's metric reference and the recording
 rules in collector-config/prometheus/rules.
 """
 

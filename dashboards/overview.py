@@ -6,6 +6,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 from panels import (
     CONSUMED,
+    CONSUMER,
     DELIVERY_LATENCY,
     FAILED,
     OPERATION_DURATION,
@@ -13,7 +14,6 @@ from panels import (
     SENT,
     SERVICES,
     base,
-    jaeger_search,
     jaeger_url_variable,
     label_variable,
     latency_panel,
@@ -28,7 +28,6 @@ from panels import (
 def overview() -> dashboard.Dashboard:
     svc = 'service_name=~"$service"'
     process = f'{svc}, messaging_operation_name="process"'
-    all_traces = [jaeger_search("Traces in Jaeger", "service=${service}")]
     return (
         base(
             "natstrace / Messaging overview",
@@ -85,8 +84,7 @@ def overview() -> dashboard.Dashboard:
                         exemplar=True,
                     )
                 ],
-                links=all_traces,
-                data_links=traces_of_series("send"),
+                data_links=traces_of_series(),
             )
         )
         .with_panel(
@@ -103,7 +101,6 @@ def overview() -> dashboard.Dashboard:
                         exemplar=True,
                     )
                 ],
-                links=all_traces,
                 data_links=traces_of_series("process"),
             )
         )
@@ -114,7 +111,6 @@ def overview() -> dashboard.Dashboard:
                 "How long handlers take. Exemplar dots open the trace.",
                 PROCESS_DURATION,
                 svc,
-                links=all_traces,
             )
         )
         .with_panel(
@@ -124,7 +120,6 @@ def overview() -> dashboard.Dashboard:
                 DELIVERY_LATENCY,
                 svc,
                 quantiles=(0.5, 0.99),
-                links=all_traces,
             )
         )
         .with_panel(
@@ -135,28 +130,24 @@ def overview() -> dashboard.Dashboard:
                 svc,
                 by="messaging_operation_name",
                 quantiles=(0.99,),
-                links=all_traces,
             )
         )
         .with_row(dashboard.Row("Errors"))
         .with_panel(
             timeseries_panel(
                 "Consumer error ratio by error type",
-                "Share of handled messages that failed, split by exception class.",
+                "Share of each consumer's handled messages that failed, by exception class.",
                 "percentunit",
                 [
                     query(
-                        f"sum by (error_type) ({rate(CONSUMED, process + ', ' + FAILED)})"
-                        f" / on() group_left() sum({rate(CONSUMED, process)})",
-                        "{{error_type}}",
+                        f"sum by ({CONSUMER}, error_type) "
+                        f"({rate(CONSUMED, process + ', ' + FAILED)})"
+                        f" / on({CONSUMER}) group_left() "
+                        f"sum by ({CONSUMER}) ({rate(CONSUMED, process)})",
+                        "{{service_name}} {{messaging_destination_name}} {{error_type}}",
                     )
                 ],
-                links=[
-                    jaeger_search(
-                        "Failed traces in Jaeger",
-                        "service=${service}&tags=%7B%22error%22%3A%22true%22%7D",
-                    )
-                ],
+                data_links=traces_of_series("process", errors_only=True),
             )
         )
         .with_panel(
@@ -167,13 +158,15 @@ def overview() -> dashboard.Dashboard:
                 "ops",
                 [
                     query(
-                        "sum by (service_name, messaging_destination_name, error_type) "
+                        "sum by (service_name, messaging_operation_name, "
+                        "messaging_destination_name, error_type) "
                         f"({rate(SENT, svc + ', ' + FAILED)})",
-                        "{{service_name}} {{messaging_destination_name}} {{error_type}}",
+                        "{{service_name}} {{messaging_operation_name}} "
+                        "{{messaging_destination_name}} {{error_type}}",
                         exemplar=True,
                     )
                 ],
-                data_links=traces_of_series("request", errors_only=True),
+                data_links=traces_of_series(errors_only=True),
             )
         )
         .with_row(dashboard.Row("JetStream"))

@@ -33,6 +33,8 @@ OPERATION_DURATION = "messaging_client_operation_duration_seconds"
 PROCESS_DURATION = "messaging_process_duration_seconds"
 DELIVERY_LATENCY = "natstrace_delivery_latency_seconds"
 FAILED = 'error_type!=""'
+CONSUMER = "service_name, messaging_destination_name"
+"""The labels that name one consumer (and a Jaeger search for its spans)."""
 # Every natstrace series carries service_name; a consumer-only service has no sent series.
 SERVICES = 'label_values({__name__=~"messaging_client_.+"}, service_name)'
 
@@ -50,15 +52,24 @@ def jaeger_search(title: str, query: str) -> dashboard.DashboardLink:
     )
 
 
-def traces_of_series(operation: str, errors_only: bool = False) -> list[dashboard.DashboardLink]:
-    """Data links from a series (labelled service_name, messaging_destination_name)
-    to the Jaeger traces of that service and span name."""
+def traces_of_series(
+    operation: str = "", errors_only: bool = False
+) -> list[dashboard.DashboardLink]:
+    """Data links from a series to the Jaeger traces of its service and span name.
+
+    The series must carry ``service_name`` and ``messaging_destination_name``, so a
+    link always names one service, whatever the dashboard's selection. The span
+    name's operation is the series' ``messaging_operation_name`` label; give
+    ``operation`` only for a metric without that label. ``errors_only`` links find
+    the spans that failed with the series' ``error_type`` (the span attribute
+    ``error.type``, which every Jaeger storage can search)."""
+    op = operation or "${__field.labels.messaging_operation_name}"
     query = (
         "service=${__field.labels.service_name}"
-        f"&operation={operation}%20${{__field.labels.messaging_destination_name}}"
+        f"&operation={op}%20${{__field.labels.messaging_destination_name}}"
     )
     if errors_only:
-        query += "&tags=%7B%22error%22%3A%22true%22%7D"
+        query += "&tags=%7B%22error.type%22%3A%22${__field.labels.error_type}%22%7D"
     return [jaeger_search("Traces in Jaeger", query)]
 
 

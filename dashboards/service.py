@@ -94,7 +94,7 @@ def service_drilldown() -> dashboard.Dashboard:
                     )
                 ],
                 links=traces,
-                data_links=traces_of_series("send"),
+                data_links=traces_of_series(),
             )
         )
         .with_panel(
@@ -153,9 +153,11 @@ def service_drilldown() -> dashboard.Dashboard:
                 "ops",
                 [
                     query(
-                        "sum by (service_name, messaging_destination_name, error_type) "
+                        "sum by (service_name, messaging_operation_name, "
+                        "messaging_destination_name, error_type) "
                         f"({rate(CONSUMED, process + ', ' + FAILED)})",
-                        "process {{messaging_destination_name}} {{error_type}}",
+                        "{{messaging_operation_name}} {{messaging_destination_name}} "
+                        "{{error_type}}",
                         ref="A",
                     ),
                     query(
@@ -167,7 +169,7 @@ def service_drilldown() -> dashboard.Dashboard:
                         ref="B",
                     ),
                 ],
-                data_links=traces_of_series("process", errors_only=True),
+                data_links=traces_of_series(errors_only=True),
             )
         )
         .with_row(dashboard.Row("JetStream"))

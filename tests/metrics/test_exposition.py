@@ -131,21 +131,50 @@ def test_endpoint_serves_only_metrics_and_survives_garbage() -> None:
 
 
 def test_message_counters_are_the_duration_counts_of_their_operations() -> None:
-    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+    from opentelemetry import context, trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+    from opentelemetry.trace import SpanContext
+
+    class Sequential(IdGenerator):
+        def __init__(self) -> None:
+            self.last = 0
+
+        def generate_span_id(self) -> int:
+            return 2
+
+        def generate_trace_id(self) -> int:
+            self.last += 1
+            return self.last
+
+    tracer = TracerProvider(id_generator=Sequential()).get_tracer("test")
+    tokens = []
+    spans = []
 
     def sampled(trace_id: int) -> SpanContext:
-        return NonRecordingSpan(SpanContext(trace_id, 2, False, TraceFlags(1))).get_span_context()
+        # A recording span of that trace, current as in a handler: natstrace marks
+        # the trace it takes as an exemplar (only a marked trace gives one).
+        span = tracer.start_span("s", context=context.Context())
+        assert span.get_span_context().trace_id == trace_id
+        tokens.append(context.attach(trace.set_span_in_context(span)))
+        spans.append(span)
+        return span.get_span_context()
 
     registry = CollectorRegistry()
     metrics = NatstraceMetrics(registry, service_name="s")
-    metrics.record_send("send", "a.*", "", 0.001, sampled(1))
-    time.sleep(0.002)  # exemplar timestamps apart
-    metrics.record_send("send", "a.*", "", 2.0, sampled(2))  # another bucket, newer
-    metrics.record_send("request", "a.*", "NoRespondersError", 0.001, sampled(3))
-    # Timed under operation_duration too, but not sends:
-    metrics.record_receive("A/c", "", 0.01, sampled(4))
-    metrics.record_settlement("a.*", "c", "ack", "", 0.001, sampled(5))
-    metrics.record_process("a.*", "", "", 0.001, sampled(6))
+    try:
+        metrics.record_send("send", "a.*", "", 0.001, sampled(1))
+        time.sleep(0.002)  # exemplar timestamps apart
+        metrics.record_send("send", "a.*", "", 2.0, sampled(2))  # another bucket, newer
+        metrics.record_send("request", "a.*", "NoRespondersError", 0.001, sampled(3))
+        # Timed under operation_duration too, but not sends:
+        metrics.record_receive("A/c", "", 0.01, sampled(4))
+        metrics.record_settlement("a.*", "c", "ack", "", 0.001, sampled(5))
+        metrics.record_process("a.*", "", "", 0.001, sampled(6))
+    finally:
+        for token in reversed(tokens):
+            context.detach(token)
+    assert all(span.attributes.get("natstrace.exemplar") is True for span in spans)
 
     families = {f.name: f for f in text_string_to_metric_families(_openmetrics(registry))}
     sent = {
@@ -165,3 +194,17 @@ def test_message_counters_are_the_duration_counts_of_their_operations() -> None:
         if s.name.endswith("_total")
     ]
     assert [(s.value, s.exemplar.labels["trace_id"]) for s in consumed] == [(1.0, f"{6:032x}")]
+
+
+def test_a_trace_that_cannot_be_marked_gives_no_exemplar() -> None:
+    # No span of the trace is current (a publish outside any handler): the collector
+    # would not know to keep the trace, so an exemplar would lead nowhere.
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    registry = CollectorRegistry()
+    metrics = NatstraceMetrics(registry, service_name="s")
+    sampled = NonRecordingSpan(SpanContext(7, 2, False, TraceFlags(1))).get_span_context()
+    metrics.record_send("send", "a.b", "", 0.001, sampled)
+    families = {f.name: f for f in text_string_to_metric_families(_openmetrics(registry))}
+    sample = families["messaging_client_sent_messages"].samples[0]
+    assert sample.value == 1 and sample.exemplar is None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from go_stack import go_binary
+from stack_run import StackRun, start_stack
 from stack_support import ContractWorkload, Prometheus, require_binary
 
 
@@ -26,3 +28,14 @@ def contract_workload() -> Iterator[ContractWorkload]:
     workload = ContractWorkload()
     yield workload
     workload.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackRun]:
+    """The demo through natstrace's collector into Jaeger, scraped by Prometheus; one
+    run for every end-to-end test (it takes about half a minute)."""
+    go_binary("jaeger")
+    go_binary("otelcol")
+    run = start_stack(tmp_path_factory.mktemp("stack"))
+    yield run
+    run.stop()

@@ -107,13 +107,16 @@ def rule_expressions() -> list[tuple[str, str]]:
 
 class Prometheus:
     """The Debian prometheus binary on a free loopback port, with exemplar storage,
-    a temporary TSDB, and natstrace's rule files evaluated every second."""
+    a temporary TSDB, and natstrace's rule files evaluated every second; `config`
+    replaces the one-job config scraping `targets`."""
 
-    def __init__(self, targets: list[str]) -> None:
-        self.port = free_port()
+    def __init__(
+        self, targets: list[str], config: dict[str, Any] | None = None, port: int = 0
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._dir = Path(tempfile.mkdtemp(prefix="natstrace-prometheus-"))
-        config = {
+        config = config or {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(p) for p in RULE_FILES],
             "scrape_configs": [{"job_name": "natstrace", "static_configs": [{"targets": targets}]}],

@@ -1,8 +1,10 @@
-"""Static checks of the configs no test starts: OpenTelemetry Collector, Jaeger v2,
-nats-server and compose.yaml (images are not run here; see docs/stack.md)."""
+"""Static checks of the configs: OpenTelemetry Collector, Jaeger v2, nats-server and
+compose.yaml (the compose images are not run here; the end-to-end tests run the
+same releases built from collector-config/build/, see docs/stack.md)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +15,9 @@ import pytest
 import yaml
 from stack_support import COLLECTOR_CONFIG, PROMETHEUS_DIR, ROOT
 
+from natstrace.metrics.exemplars import EXEMPLAR_ATTRIBUTE
+from natstrace.tracing.semconv import JS_DELIVERY_COUNT
+
 COLLECTOR_FILES = {
     "otelcol": COLLECTOR_CONFIG / "otelcol.yaml",
     "agent": COLLECTOR_CONFIG / "scale-out" / "agent.yaml",
@@ -20,8 +25,9 @@ COLLECTOR_FILES = {
 }
 KINDS = ("receivers", "processors", "exporters", "connectors", "extensions")
 
-# Component types of the pinned images (otelcol-contrib 0.148.0, Jaeger 2.19.0) that
-# these configs may use. `otlp` as an exporter is a deprecated alias since 0.144.
+# Component types natstrace's collector build and Jaeger 2.12.0 have that these
+# configs may use, by their current names (`otlp`, `spanmetrics` and `loadbalancing`
+# are deprecated aliases; test_collector_e2e.py fails on a deprecation warning).
 KNOWN_TYPES = {
     "receivers": {"otlp"},
     "processors": {"memory_limiter", "batch", "tail_sampling"},
@@ -29,10 +35,10 @@ KNOWN_TYPES = {
         "otlp_grpc",
         "otlp_http",
         "prometheus",
-        "loadbalancing",
+        "load_balancing",
         "jaeger_storage_exporter",
     },
-    "connectors": {"spanmetrics", "forward"},
+    "connectors": {"span_metrics", "forward"},
     "extensions": {"health_check", "jaeger_storage", "jaeger_query"},
 }
 
@@ -75,7 +81,7 @@ def test_collector_pipelines_reference_defined_components(name: str) -> None:
 
 def test_spanmetrics_sees_spans_before_sampling() -> None:
     pipelines = load(COLLECTOR_FILES["otelcol"])["service"]["pipelines"]
-    feeding = [p for p in pipelines.values() if "spanmetrics" in p["exporters"]]
+    feeding = [p for p in pipelines.values() if "span_metrics" in p["exporters"]]
     sampled = [p for p in pipelines.values() if "tail_sampling" in p.get("processors", [])]
     assert feeding and sampled
     assert all("tail_sampling" not in p.get("processors", []) for p in feeding)
@@ -88,8 +94,15 @@ def test_collector_keeps_errors_slow_and_a_share() -> None:
     assert policies["status_code"]["status_code"]["status_codes"] == ["ERROR"]
     assert policies["latency"]["latency"]["threshold_ms"] > 0
     assert 0 < policies["probabilistic"]["probabilistic"]["sampling_percentage"] < 100
-    spanmetrics = config["connectors"]["spanmetrics"]
-    assert spanmetrics["exemplars"]["enabled"] is True
+    redeliveries = policies["numeric_attribute"]["numeric_attribute"]
+    assert redeliveries == {"key": JS_DELIVERY_COUNT, "min_value": 2}
+    exemplars = policies["boolean_attribute"]["boolean_attribute"]
+    assert exemplars == {"key": EXEMPLAR_ATTRIBUTE, "value": True}
+    spanmetrics = config["connectors"]["span_metrics"]
+    # Computed before sampling: exemplars there would name dropped traces.
+    assert spanmetrics["exemplars"]["enabled"] is False
+    # Sub-millisecond buckets first: NATS sends take well under a millisecond.
+    assert spanmetrics["histogram"]["explicit"]["buckets"][0] == "100us"
     assert {d["name"] for d in spanmetrics["dimensions"]} == {
         "messaging.system",
         "messaging.operation.name",
@@ -97,16 +110,20 @@ def test_collector_keeps_errors_slow_and_a_share() -> None:
         "messaging.consumer.group.name",
         "error.type",
     }
-    assert config["exporters"]["prometheus"]["enable_open_metrics"] is True
+    for path in (COLLECTOR_FILES["otelcol"], COLLECTOR_FILES["agent"]):
+        limiter = load(path)["processors"]["memory_limiter"]
+        # A percentage would be of the host's memory when the container has no limit.
+        assert "limit_mib" in limiter and "limit_percentage" not in limiter, path
 
 
 def test_agent_routes_by_trace_id_to_the_gateways() -> None:
-    exporter = load(COLLECTOR_FILES["agent"])["exporters"]["loadbalancing"]
+    exporter = load(COLLECTOR_FILES["agent"])["exporters"]["load_balancing"]
     assert exporter["routing_key"] == "traceID"
     resolver = exporter["resolver"]["dns"]
     overlay = load(COLLECTOR_CONFIG / "scale-out" / "compose.yaml")["services"]
     assert resolver["hostname"] in overlay
-    assert str(resolver["port"]) == otlp_grpc_port(COLLECTOR_FILES["otelcol"])
+    # A string: the collector decodes strictly (test_collector_e2e.py shows a number fail).
+    assert resolver["port"] == otlp_grpc_port(COLLECTOR_FILES["otelcol"])
     gateway_config = overlay[resolver["hostname"]]["volumes"][0].split(":")[0]
     assert (ROOT / gateway_config).resolve() == COLLECTOR_FILES["otelcol"]
 
@@ -159,6 +176,84 @@ def test_endpoints_agree_with_compose() -> None:
     assert urls == {"prometheus": "http://prometheus:9090", "jaeger": "http://jaeger:16686"}
     query_port = endpoint_port(jaeger["extensions"]["jaeger_query"]["http"]["endpoint"])
     assert f"{query_port}:{query_port}" in services["jaeger"]["ports"]
+
+
+def spanmetrics_scrape_names(prometheus_yml: Path) -> set[str]:
+    jobs = {job["job_name"]: job for job in load(prometheus_yml)["scrape_configs"]}
+    return set(jobs["otelcol-spanmetrics"]["dns_sd_configs"][0]["names"])
+
+
+def services_running(services: dict[str, Any], config: Path) -> set[str]:
+    return {
+        name
+        for name, service in services.items()
+        if any((ROOT / v.split(":")[0]).resolve() == config for v in service.get("volumes", []))
+        and str(config.name) in " ".join(service.get("command", []))
+    }
+
+
+@pytest.mark.parametrize("scale_out", [False, True], ids=["compose", "compose+scale-out"])
+def test_span_metrics_are_scraped_where_they_are_served(scale_out: bool) -> None:
+    services = compose()["services"]
+    prometheus_yml = PROMETHEUS_DIR / "prometheus.yml"
+    if scale_out:
+        overlay = load(COLLECTOR_CONFIG / "scale-out" / "compose.yaml")["services"]
+        for name, override in overlay.items():
+            merged = {**services.get(name, {}), **override}
+            merged["volumes"] = override.get("volumes", []) + [
+                v for v in services.get(name, {}).get("volumes", [])
+                if v.split(":")[1] not in {o.split(":")[1] for o in override.get("volumes", [])}
+            ]  # fmt: skip
+            services[name] = merged
+        mounted = {v.split(":")[1]: v.split(":")[0] for v in services["prometheus"]["volumes"]}
+        prometheus_yml = (ROOT / mounted["/etc/prometheus/prometheus.yml"]).resolve()
+    # Only collectors running otelcol.yaml serve span metrics (the agent does not).
+    gateways = services_running(services, COLLECTOR_FILES["otelcol"])
+    assert gateways and spanmetrics_scrape_names(prometheus_yml) == gateways
+
+
+def test_scale_out_prometheus_differs_only_in_the_collector_jobs() -> None:
+    base = load(PROMETHEUS_DIR / "prometheus.yml")
+    scale_out = load(COLLECTOR_CONFIG / "scale-out" / "prometheus.yml")
+    collector_jobs = {"otelcol", "otelcol-spanmetrics"}
+    for doc in (base, scale_out):
+        doc["scrape_configs"] = [
+            job for job in doc["scrape_configs"] if job["job_name"] not in collector_jobs
+        ]
+    assert base == scale_out
+
+
+def jaeger_release(module_version: str) -> str:
+    """Jaeger's Go module v1.N.P is Jaeger v2.(N-63).P (v1.75.0 is 2.12.0)."""
+    major, minor, patch = module_version.lstrip("v").split(".")
+    assert major == "1"
+    return f"2.{int(minor) - 63}.{patch}"
+
+
+def module_version(build: str, module: str) -> str:
+    for line in (COLLECTOR_CONFIG / "build" / build / "go.mod").read_text().splitlines():
+        fields = line.split()
+        if module in fields:
+            return fields[fields.index(module) + 1]
+    raise AssertionError(f"{module} not in build/{build}/go.mod")
+
+
+def test_compose_runs_the_releases_the_tests_run() -> None:
+    services = compose()["services"]
+    tags = {name: s["image"].rsplit(":", 1)[1] for name, s in services.items() if "image" in s}
+    jaeger = module_version("jaeger", "github.com/jaegertracing/jaeger")
+    assert tags["jaeger"] == jaeger_release(jaeger) == "2.12.0"
+    collector = module_version("otelcol", "go.opentelemetry.io/collector/otelcol").lstrip("v")
+    assert tags["otelcol"] == collector
+    overlay = load(COLLECTOR_CONFIG / "scale-out" / "compose.yaml")["services"]
+    assert overlay["otelcol-gateway"]["image"] == services["otelcol"]["image"]
+    for name, binary in (("prometheus", "prometheus"), ("nats", "nats-server")):
+        path = shutil.which(binary) or str(Path(sys.executable).parent / binary)
+        if not Path(path).exists():
+            continue
+        output = subprocess.run([path, "--version"], capture_output=True, text=True).stdout
+        found = re.search(r"(\d+\.\d+\.\d+)", output)
+        assert found and tags[name].lstrip("v").split("-")[0] == found.group(1), (name, output)
 
 
 def test_compose_pins_images_and_mounts_existing_files() -> None:

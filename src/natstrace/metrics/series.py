@@ -25,6 +25,8 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
+from natstrace.metrics.exemplars import HOLD_SECONDS, mark_exemplar_trace
+
 __all__ = [
     "CounterFamily",
     "FamilyCollector",
@@ -35,14 +37,34 @@ __all__ = [
 
 _TraceExemplar = tuple[int, float, float]
 """(trace ID, observed value, unix time): turned into an Exemplar at scrape time,
-so the hex formatting of the ID costs nothing on the per-message path."""
+so the hex formatting of the ID costs nothing on the per-message path. Trace ID 0:
+no exemplar, the last attempt failed at that time."""
+
+_RETRY_SECONDS = 1.0
+"""After a trace that could not be marked, seconds before the next attempt: a series
+of unmarkable traces (publishes outside any handler) then costs one look at the
+current span per second, not one per message."""
 
 
 def _exemplar(stored: _TraceExemplar | None) -> Exemplar | None:
-    if stored is None:
+    if stored is None or not stored[0]:
         return None
     trace_id, value, timestamp = stored
     return Exemplar({"trace_id": f"{trace_id:032x}"}, value, timestamp)
+
+
+def _next_exemplar(
+    stored: _TraceExemplar | None, trace_id: int, value: float
+) -> _TraceExemplar | None:
+    """The exemplar to store after observing ``value`` in trace ``trace_id``, or None
+    to keep ``stored`` (younger than the hold period, see .exemplars). A trace that
+    cannot be marked for the collector to keep gives no exemplar."""
+    now = time()
+    if stored is not None and now - stored[2] < (HOLD_SECONDS if stored[0] else _RETRY_SECONDS):
+        return None
+    if not mark_exemplar_trace(trace_id):
+        return (0, 0.0, now)
+    return (trace_id, value, now)
 
 
 class Counter:
@@ -60,7 +82,7 @@ class Counter:
         with self._lock:
             self.value += amount
         if trace_id is not None:
-            self.exemplar = (trace_id, amount, time())
+            self.exemplar = _next_exemplar(self.exemplar, trace_id, amount) or self.exemplar
 
 
 class Histogram:
@@ -82,7 +104,8 @@ class Histogram:
             self.counts[index] += 1
             self.sum += value
         if trace_id is not None:
-            self.exemplars[index] = (trace_id, value, time())
+            stored = self.exemplars[index]
+            self.exemplars[index] = _next_exemplar(stored, trace_id, value) or stored
 
     def snapshot(self) -> tuple[list[int], float]:
         """The bucket counts and the sum, read together."""
@@ -201,7 +224,7 @@ class HistogramCountFamily(_Family):
         for values, series in self._histogram.series():
             if self._where(values):
                 counts, _ = series.snapshot()
-                stored = [exemplar for exemplar in series.exemplars if exemplar is not None]
+                stored = [exemplar for exemplar in series.exemplars if exemplar and exemplar[0]]
                 newest = max(stored, key=lambda exemplar: exemplar[2]) if stored else None
                 # A counter's exemplar value is the increment (one event), not the duration.
                 exemplar = (newest[0], 1.0, newest[2]) if newest else None
