@@ -16,6 +16,7 @@ from opentelemetry.trace import StatusCode
 from prometheus_client.openmetrics.exposition import generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
+from natstrace.metrics.exemplars import EXEMPLAR_ATTRIBUTE
 from natstrace.testing import eventually
 from tests.conftest import Traced
 from tests.jetstream.conftest import Stream
@@ -104,16 +105,18 @@ async def test_jetstream_metrics_carry_the_trace_of_their_delivery_as_exemplar(
     labels = {"messaging_destination_name": stream.wildcard}
     group = {**labels, "messaging_consumer_group_name": "exemplary"}
     settle = {**labels, "messaging_operation_name": "settle"}
-    # A counter's exemplar is its latest increment: the last redelivery, the last nak.
-    assert [t for _, t in _exemplars(traced, "natstrace_redeliveries_total", **group)] == [third]
+    # A series keeps an exemplar for HOLD_SECONDS (so the collector keeps a bounded number
+    # of exemplar traces): a counter's is its first increment within that time, the
+    # first redelivery and the first nak.
+    assert [t for _, t in _exemplars(traced, "natstrace_redeliveries_total", **group)] == [second]
     assert [
         t for _, t in _exemplars(traced, "natstrace_settlements_total", outcome="nak", **group)
-    ] == [second]
+    ] == [first]
     assert [
         t for _, t in _exemplars(traced, "natstrace_settlements_total", outcome="ack", **group)
     ] == [third]
-    # A histogram keeps the latest exemplar of each bucket: deliveries of this message only,
-    # the newest the third.
+    # A histogram keeps the first exemplar of each bucket: deliveries of this message only,
+    # the first delivery's among them.
     for sample, series in (
         ("natstrace_delivery_latency_seconds_bucket", group),
         ("messaging_client_operation_duration_seconds_bucket", settle),
@@ -121,7 +124,9 @@ async def test_jetstream_metrics_carry_the_trace_of_their_delivery_as_exemplar(
         exemplars = _exemplars(traced, sample, **series)
         assert exemplars, sample
         assert {t for _, t in exemplars} <= {first, second, third}, sample
-        assert exemplars[-1][1] == third, sample
+        assert first in {t for _, t in exemplars}, sample
+    # Every trace an exemplar names was marked for the collector's tail sampling to keep.
+    assert all(p.attributes.get(EXEMPLAR_ATTRIBUTE) is True for p in processes)
 
 
 async def test_pull_nak_twice_then_term(traced: Traced, stream: Stream) -> None:

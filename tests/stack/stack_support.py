@@ -197,7 +197,7 @@ class Prometheus:
 
 
 class ContractWorkload:
-    """Every metric of the natstrace metric contract (DESIGN.md), with the contract's
+    """Every metric of the natstrace metric contract (README, "Metrics"), with the contract's
     labels and trace_id exemplars, kept moving by a thread and served over HTTP.
 
     It stands in for the core library so the dashboards and rules can be checked
