@@ -32,6 +32,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final
 
@@ -221,7 +222,9 @@ class Delivery:
         sub.in_flight.inc()
         self._started = perf_counter()
         if sub.on_start is not None:
-            sub.on_start(self)
+            # Current while its metrics are recorded: an exemplar marks the current span.
+            with self._span_current():
+                sub.on_start(self)
         return message
 
     def _open_span(self, message: IncomingMessage, msg: Msg) -> None:
@@ -281,13 +284,14 @@ class Delivery:
         if error is not None:
             record_error(span, error)
         sub.in_flight.dec()
-        sub.metrics.record_process(
-            sub.template,
-            sub.group,
-            error_type(error) if error is not None else "",
-            perf_counter() - self._started,
-            span.get_span_context(),
-        )
+        with self._span_current():
+            sub.metrics.record_process(
+                sub.template,
+                sub.group,
+                error_type(error) if error is not None else "",
+                perf_counter() - self._started,
+                span.get_span_context(),
+            )
         span.end()
         companion, self._companion = self._companion, None
         if companion is not None:
@@ -296,6 +300,12 @@ class Delivery:
         # so the two are freed without waiting for the cycle collector.
         self.msg = None
         self.message = None
+
+    def _span_current(self) -> AbstractContextManager[Span]:
+        """The process span made current for one synchronous step, in whatever task
+        runs it (attached and detached in the same frame), so that a metric recorded
+        in that step can mark the span as its exemplar's trace."""
+        return trace.use_span(self.span, record_exception=False, set_status_on_exception=False)
 
     async def run(self, app: HandleApp) -> None:
         """Start, run ``app`` with the span and correlation current, finish (callbacks)."""
