@@ -47,6 +47,7 @@ __all__ = [
     "add_flow_arguments",
     "add_orphans_arguments",
     "add_slow_arguments",
+    "add_source_arguments",
     "add_topology_arguments",
     "run_flow",
     "run_orphans",
@@ -55,7 +56,13 @@ __all__ = [
 ]
 
 
-def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
+def add_source_arguments(parser: argparse.ArgumentParser, *, follow: bool = False) -> None:
+    """Add the span-source arguments (``--file``, ``--jaeger``, ``--service``,
+    ``--since``, ``--timeout``) shared by the flow tools and ``natstrace ui``.
+
+    ``follow``: the source is followed as it grows (``natstrace ui``), so ``--since``
+    is how far back to look and there is no ``--until``; else they bound a window.
+    """
     source = parser.add_argument_group("span source")
     source.add_argument(
         "--file",
@@ -64,10 +71,13 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="PATH",
-        help=f"OTLP JSON lines file, repeatable (default: ./{DEFAULT_TRACE_FILE})",
+        help=f"OTLP JSON lines file{' to follow' if follow else ''}, repeatable "
+        f"(default: ./{DEFAULT_TRACE_FILE})",
     )
     source.add_argument(
-        "--jaeger", metavar="URL", help="read from Jaeger's query API, e.g. http://localhost:16686"
+        "--jaeger",
+        metavar="URL",
+        help=f"{'poll' if follow else 'read from'} Jaeger's query API, e.g. http://localhost:16686",
     )
     source.add_argument(
         "--service",
@@ -76,10 +86,18 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="Jaeger: search this service, repeatable (default: every service)",
     )
-    source.add_argument(
-        "--since", help="window start: 15m, 2h, 1d ago, or an RFC 3339 time (Jaeger default: 1h)"
-    )
-    source.add_argument("--until", help="window end, same forms (default: now)")
+    if follow:
+        source.add_argument(
+            "--since",
+            default="1h",
+            help="Jaeger: how far back to look, e.g. 15m, 2h (default: 1h)",
+        )
+    else:
+        source.add_argument(
+            "--since",
+            help="window start: 15m, 2h, 1d ago, or an RFC 3339 time (Jaeger default: 1h)",
+        )
+        source.add_argument("--until", help="window end, same forms (default: now)")
     source.add_argument(
         "--timeout", type=float, default=10.0, help="Jaeger: seconds per request (default: 10)"
     )
@@ -102,7 +120,7 @@ def add_flow_arguments(parser: argparse.ArgumentParser) -> None:
         "sequence diagram (default: tree)",
     )
     _add_output_argument(parser)
-    _add_source_arguments(parser)
+    add_source_arguments(parser)
 
 
 def add_orphans_arguments(parser: argparse.ArgumentParser) -> None:
@@ -122,7 +140,7 @@ def add_orphans_arguments(parser: argparse.ArgumentParser) -> None:
         help="text (tables) or json (default: text)",
     )
     _add_output_argument(parser)
-    _add_source_arguments(parser)
+    add_source_arguments(parser)
 
 
 def add_topology_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,7 +153,7 @@ def add_topology_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: mermaid)",
     )
     _add_output_argument(parser)
-    _add_source_arguments(parser)
+    add_source_arguments(parser)
 
 
 def add_slow_arguments(parser: argparse.ArgumentParser) -> None:
@@ -148,7 +166,7 @@ def add_slow_arguments(parser: argparse.ArgumentParser) -> None:
         help="text (tables) or json (default: text)",
     )
     _add_output_argument(parser)
-    _add_source_arguments(parser)
+    add_source_arguments(parser)
 
 
 def _window(args: argparse.Namespace) -> TimeWindow:

@@ -7,6 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
+from natstrace.flow.cli import add_source_arguments
 from natstrace.flow.errors import FlowError
 from natstrace.flow.sources import DEFAULT_TRACE_FILE
 from natstrace.flow.window import parse_instant
@@ -41,32 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="re-read the file / poll Jaeger this often (default: 2)",
     )
-    source = parser.add_argument_group("span source")
-    source.add_argument(
-        "--file",
-        "-f",
-        dest="files",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help=f"OTLP JSON lines file to follow, repeatable (default: ./{DEFAULT_TRACE_FILE})",
-    )
-    source.add_argument(
-        "--jaeger", metavar="URL", help="poll Jaeger's query API, e.g. http://localhost:16686"
-    )
-    source.add_argument(
-        "--service",
-        dest="services",
-        action="append",
-        default=[],
-        help="Jaeger: search this service, repeatable (default: every service)",
-    )
-    source.add_argument(
-        "--since", default="1h", help="Jaeger: how far back to look, e.g. 15m, 2h (default: 1h)"
-    )
-    source.add_argument(
-        "--timeout", type=float, default=10.0, help="Jaeger: seconds per request (default: 10)"
-    )
+    add_source_arguments(parser, follow=True)
 
 
 def _config(args: argparse.Namespace) -> SourceConfig:
