@@ -57,7 +57,7 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry
 
 import natstrace
-from bench_overhead import HEADERS, PAYLOAD, _shared
+from bench_overhead import HEADERS, PAYLOAD, _per_message, _shared
 from natstrace.config import Settings
 from natstrace.embedded_server import EmbeddedNatsServer
 from natstrace.metrics import NatstraceMetrics
@@ -182,17 +182,10 @@ def floor(queue_size: int, export: bool = True) -> Pipeline:
     tracer = provider.get_tracer("bench")
     sent, processed = _shared(sc.SEND), _shared(sc.PROCESS)
 
-    def attributes(shared: dict[str, object]) -> Any:
-        return {
-            **shared,
-            sc.MESSAGING_DESTINATION_NAME: "bench",
-            sc.MESSAGING_MESSAGE_ID: HEADERS["Nats-Msg-Id"],
-            sc.MESSAGING_MESSAGE_CONVERSATION_ID: HEADERS["Correlation-Id"],
-            sc.MESSAGING_MESSAGE_BODY_SIZE: len(PAYLOAD),
-        }
-
     async def publish(nc: Any) -> None:
-        span = tracer.start_span("send bench", kind=SpanKind.PRODUCER, attributes=attributes(sent))
+        span = tracer.start_span(
+            "send bench", kind=SpanKind.PRODUCER, attributes=_per_message(sent)
+        )
         headers = dict(HEADERS)
         propagate.inject(headers, context=trace.set_span_in_context(span))
         await nc.publish("bench", PAYLOAD, headers=headers)
@@ -204,7 +197,7 @@ def floor(queue_size: int, export: bool = True) -> Pipeline:
             "process bench",
             context=context,
             kind=SpanKind.CONSUMER,
-            attributes=attributes(processed),
+            attributes=_per_message(processed),
         )
         span.end()
 

@@ -140,20 +140,23 @@ def _shared(operation: str) -> dict[str, object]:
     }
 
 
+def _per_message(shared: dict[str, object]) -> dict[str, object]:
+    # The floor's spans with the per-message attributes natstrace sets, on a fresh dict.
+    return {
+        **shared,
+        sc.MESSAGING_DESTINATION_NAME: "bench",
+        sc.MESSAGING_MESSAGE_ID: HEADERS["Nats-Msg-Id"],
+        sc.MESSAGING_MESSAGE_CONVERSATION_ID: HEADERS["Correlation-Id"],
+        sc.MESSAGING_MESSAGE_BODY_SIZE: len(PAYLOAD),
+    }
+
+
 def _floor_case(sampler: Sampler, attributes: bool) -> Case:
     tracer = _provider(sampler, BatchSpanProcessor).get_tracer("bench")
     sent, processed = _shared(sc.SEND), _shared(sc.PROCESS)
 
     def per_message(shared: dict[str, object]) -> dict[str, object] | None:
-        if not attributes:
-            return None
-        return {
-            **shared,
-            sc.MESSAGING_DESTINATION_NAME: "bench",
-            sc.MESSAGING_MESSAGE_ID: HEADERS["Nats-Msg-Id"],
-            sc.MESSAGING_MESSAGE_CONVERSATION_ID: HEADERS["Correlation-Id"],
-            sc.MESSAGING_MESSAGE_BODY_SIZE: len(PAYLOAD),
-        }
+        return _per_message(shared) if attributes else None
 
     async def publish(nc: object) -> None:
         span = tracer.start_span(
