@@ -32,7 +32,6 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final
 
@@ -223,8 +222,11 @@ class Delivery:
         self._started = perf_counter()
         if sub.on_start is not None:
             # Current while its metrics are recorded: an exemplar marks the current span.
-            with self._span_current():
+            token = otel_context.attach(self._context)  # type: ignore[arg-type]
+            try:
                 sub.on_start(self)
+            finally:
+                otel_context.detach(token)
         return message
 
     def _open_span(self, message: IncomingMessage, msg: Msg) -> None:
@@ -284,7 +286,9 @@ class Delivery:
         if error is not None:
             record_error(span, error)
         sub.in_flight.dec()
-        with self._span_current():
+        # Attached and detached in this frame, so safe in any task (or a finalizer).
+        token = otel_context.attach(self._context)  # type: ignore[arg-type]
+        try:
             sub.metrics.record_process(
                 sub.template,
                 sub.group,
@@ -292,6 +296,8 @@ class Delivery:
                 perf_counter() - self._started,
                 span.get_span_context(),
             )
+        finally:
+            otel_context.detach(token)
         span.end()
         companion, self._companion = self._companion, None
         if companion is not None:
@@ -300,12 +306,6 @@ class Delivery:
         # so the two are freed without waiting for the cycle collector.
         self.msg = None
         self.message = None
-
-    def _span_current(self) -> AbstractContextManager[Span]:
-        """The process span made current for one synchronous step, in whatever task
-        runs it (attached and detached in the same frame), so that a metric recorded
-        in that step can mark the span as its exemplar's trace."""
-        return trace.use_span(self.span, record_exception=False, set_status_on_exception=False)
 
     async def run(self, app: HandleApp) -> None:
         """Start, run ``app`` with the span and correlation current, finish (callbacks)."""
