@@ -154,7 +154,7 @@ class _Timed(SpanExporter):
 
 
 @dataclass
-class Pipeline:
+class ClientChains:
     """One case's tracer provider, freshly built for one run."""
 
     provider: TracerProvider
@@ -175,7 +175,7 @@ class _Discard(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def floor(queue_size: int, export: bool = True) -> Pipeline:
+def floor(queue_size: int, export: bool = True) -> ClientChains:
     exporter = _Timed(OTLPSpanExporter() if export else _Discard())
     provider = TracerProvider(resource=_resource())
     provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=queue_size))
@@ -201,12 +201,12 @@ def floor(queue_size: int, export: bool = True) -> Pipeline:
         )
         span.end()
 
-    return Pipeline(provider, exporter, lambda nc: nc, publish, consume)
+    return ClientChains(provider, exporter, lambda nc: nc, publish, consume)
 
 
 def natstrace_pipeline(
     queue_size: int, encoder: str = "natstrace", export: bool = True
-) -> Pipeline:
+) -> ClientChains:
     # What configure() builds: the exporter OTEL_* asks for, natstrace's processor
     # reporting drops to the metrics.
     settings = replace(
@@ -235,7 +235,7 @@ def natstrace_pipeline(
             )
         )
 
-    return Pipeline(
+    return ClientChains(
         provider,
         exporter,
         lambda nc: natstrace.instrument(nc, tracer_provider=provider, metrics=metrics),
@@ -246,7 +246,7 @@ def natstrace_pipeline(
     )
 
 
-CASES: dict[str, Callable[[int], Pipeline]] = {
+CASES: dict[str, Callable[[int], ClientChains]] = {
     "floor": floor,
     "natstrace": natstrace_pipeline,
     "natstrace, stock encoder": lambda queue: natstrace_pipeline(queue, "stock"),
@@ -270,7 +270,7 @@ class Run:
 
 
 async def _connect_pair(
-    url: str, pipeline: Pipeline, count: int, on_done: Callable[[], None]
+    url: str, pipeline: ClientChains, count: int, on_done: Callable[[], None]
 ) -> Any:
     pub_raw, sub_raw = await nats.connect(url), await nats.connect(url)
     publisher, subscriber = pipeline.wrap(pub_raw), pipeline.wrap(sub_raw)

@@ -42,8 +42,8 @@ from prometheus_client import CollectorRegistry
 
 import natstrace
 from natstrace.embedded_server import EmbeddedNatsServer
+from natstrace.jetstream.consume import metadata_attributes
 from natstrace.metrics import NatstraceMetrics
-from natstrace.middleware.jetstream_consume import metadata_attributes
 from natstrace.tracing import semconv as sc
 
 PAYLOAD = b"x" * 256

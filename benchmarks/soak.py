@@ -160,7 +160,7 @@ async def faults(url: str, count: int, rounds: int) -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for name, pipeline in pipelines.items():
         shutdown = time.monotonic()
-        natstrace.tracing.setup.TracingPipeline(pipeline.provider, pipeline.processor).shutdown(5)
+        natstrace.tracing.setup.InstalledTracing(pipeline.provider, pipeline.processor).shutdown(5)
         took = time.monotonic() - shutdown
         median = statistics.median(times[name])
         print(

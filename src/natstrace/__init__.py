@@ -19,12 +19,12 @@ is counted in Prometheus metrics whose exemplars point at the trace::
 See README for the configuration and the header, span and metric reference.
 """
 
+from natstrace.client.instrument import instrument
+from natstrace.client.instrumented import InstrumentedClient
+from natstrace.client.subscription import InstrumentedSubscription
 from natstrace.config import ConsumerSpanPolicy, Settings
-from natstrace.instrumentation import instrument
 from natstrace.lifecycle import configure, shutdown
-from natstrace.middleware.client import InstrumentedClient
-from natstrace.middleware.subscription import InstrumentedSubscription
-from natstrace.middleware.types import (
+from natstrace.middleware.contract import (
     HandleApp,
     HandleMiddleware,
     IncomingMessage,

@@ -18,7 +18,7 @@ from natstrace.metrics.http import MetricsServer, start_http_server
 from natstrace.metrics.instruments import NatstraceMetrics
 from natstrace.tracing.processor_slot import SpanProcessorSlot
 from natstrace.tracing.setup import (
-    TracingPipeline,
+    InstalledTracing,
     build_span_exporter,
     build_span_processor,
     install_tracer_provider,
@@ -35,7 +35,7 @@ DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 @dataclass
 class _State:
     settings: Settings
-    tracing: TracingPipeline | None
+    tracing: InstalledTracing | None
     metrics_server: MetricsServer | None
 
 
@@ -46,7 +46,7 @@ _metrics_configured = False
 """Whether ``_metrics`` is configure()'s (else default_metrics() made it, unlabelled)."""
 # The tracing natstrace installed, kept across shutdown(): OpenTelemetry allows one
 # global tracer provider per process, so configure() after shutdown() reuses it.
-_installed: TracingPipeline | None = None
+_installed: InstalledTracing | None = None
 
 
 def _resource_attribute(name: str) -> str | None:
@@ -132,7 +132,7 @@ def configure(
 
 
 def _check_same_provider(
-    installed: TracingPipeline,
+    installed: InstalledTracing,
     service_name: str | None,
     service_version: str | None,
     sampler: Sampler | None,
@@ -159,11 +159,11 @@ def _check_same_provider(
 
 
 def _restart(
-    installed: TracingPipeline,
+    installed: InstalledTracing,
     settings: Settings,
     span_exporter: SpanExporter | None,
     metrics: NatstraceMetrics,
-) -> TracingPipeline | None:
+) -> InstalledTracing | None:
     """Export again, after shutdown(), from the tracer provider natstrace installed."""
     slot = installed.processor
     if not isinstance(slot, SpanProcessorSlot):

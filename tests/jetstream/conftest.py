@@ -8,7 +8,7 @@ from itertools import count
 
 import pytest
 
-from natstrace.middleware.jetstream import InstrumentedJetStream
+from natstrace.jetstream.context import InstrumentedJetStream
 from tests.conftest import Traced
 
 _ids = count()

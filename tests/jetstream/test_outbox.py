@@ -15,7 +15,7 @@ import pytest
 from opentelemetry import trace
 
 import natstrace
-from natstrace import outbox
+from natstrace.jetstream import outbox
 from tests.conftest import Traced
 from tests.jetstream.conftest import Stream
 
@@ -102,7 +102,7 @@ _WRITER = textwrap.dedent(
     import json, sqlite3, sys
     from opentelemetry.sdk.trace import TracerProvider
     import natstrace
-    from natstrace import outbox
+    from natstrace.jetstream import outbox
 
     tracer = TracerProvider().get_tracer("orders")
     db = sqlite3.connect(sys.argv[1])

@@ -183,7 +183,7 @@ async def test_headers_are_read_once_per_pulled_message(
     traced: Traced, stream: Stream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The receive span's links and the process span share one read of the headers."""
-    from natstrace.middleware import jetstream_consume
+    from natstrace.jetstream import consume as jetstream_consume
     from natstrace.tracing import propagation
 
     for n in range(3):

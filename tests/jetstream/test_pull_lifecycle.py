@@ -157,7 +157,7 @@ async def test_plain_asyncio_gather_over_a_batch_points_at_msgs_gather(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from natstrace.middleware import jetstream_settle
+    from natstrace.jetstream import settle as jetstream_settle
 
     monkeypatch.setattr(jetstream_settle, "_hinted", False)
     await stream.js.publish(stream.subject(), b"1")

@@ -9,8 +9,8 @@ import nats
 import pytest
 from opentelemetry import trace
 
+from natstrace.client.headers import read_incoming
 from natstrace.embedded_server import EmbeddedNatsServer
-from natstrace.middleware.headers import read_incoming
 from natstrace.testing import subscriptions_ready
 from tests.conftest import Traced
 

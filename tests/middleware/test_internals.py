@@ -14,8 +14,8 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from natstrace.client import internals
 from natstrace.embedded_server import EmbeddedNatsServer
-from natstrace.middleware import internals
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ import pytest
 from nats.errors import MaxPayloadError
 from opentelemetry.trace import StatusCode
 
-from natstrace import outbox
 from natstrace.embedded_server import EmbeddedNatsServer
+from natstrace.jetstream import outbox
 from tests.conftest import Traced
 from tests.support.wire import received
 

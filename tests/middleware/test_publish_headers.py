@@ -13,7 +13,7 @@ import pytest
 from nats.aio.msg import Msg
 
 import natstrace
-from natstrace import outbox
+from natstrace.jetstream import outbox
 from tests.conftest import Traced
 from tests.support.wire import received
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from natstrace.middleware.subjects import SubjectTemplates, subject_matches
+from natstrace.client.subjects import SubjectTemplates, subject_matches
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ import natstrace
 from natstrace.config import Settings
 from natstrace.embedded_server import EmbeddedNatsServer, free_port
 from natstrace.metrics import NatstraceMetrics
-from natstrace.tracing.setup import TracingPipeline, build_span_processor
+from natstrace.tracing.setup import InstalledTracing, build_span_processor
 from tests.support.otlp_receiver import OtlpReceiver
 
 MESSAGES = 3_000
@@ -130,7 +130,7 @@ async def test_a_dead_or_silent_collector_costs_the_flow_nothing(
                 seconds[name] = min(seconds.get(name, run.seconds), run.seconds)
             if round_ < ROUNDS - 1:  # the last round's pipelines are checked below
                 for run in runs.values():
-                    TracingPipeline(run.provider, run.processor).shutdown(1.0)
+                    InstalledTracing(run.provider, run.processor).shutdown(1.0)
     up = seconds["up"]
     for name in ("down", "black hole"):
         run = runs[name]
@@ -140,11 +140,11 @@ async def test_a_dead_or_silent_collector_costs_the_flow_nothing(
 
     hole = runs["black hole"]
     started = time.monotonic()
-    flushed = TracingPipeline(hole.provider, hole.processor).shutdown(1.0)
+    flushed = InstalledTracing(hole.provider, hole.processor).shutdown(1.0)
     assert time.monotonic() - started < 1.5, "shutdown keeps its bound"
     assert flushed is False
     for name in ("up", "down"):
-        TracingPipeline(runs[name].provider, runs[name].processor).shutdown(5.0)
+        InstalledTracing(runs[name].provider, runs[name].processor).shutdown(5.0)
     # A live collector loses nothing in export: each span (a send and a process per
     # message) was received or dropped from the full queue and counted.
     live = runs["up"]

@@ -1,7 +1,7 @@
 """Property tests: every header natstrace reads accepts exactly what its
 specification allows, within size limits, and nothing raises.
 
-Each oracle below is written independently of ``natstrace.middleware.headers``
+Each oracle below is written independently of ``natstrace.client.headers``
 (character by character, from the W3C grammars and README's ID rules), and the
 test demands agreement both ways: nothing invalid passes, nothing valid is dropped.
 """
@@ -20,11 +20,11 @@ from opentelemetry import baggage, trace
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from natstrace.client.headers import read_incoming
+from natstrace.client.subjects import SubjectTemplates
 from natstrace.metrics import NatstraceMetrics
-from natstrace.middleware.headers import read_incoming
-from natstrace.middleware.pipeline import Pipeline
-from natstrace.middleware.subjects import SubjectTemplates
-from natstrace.middleware.types import IncomingMessage, OutgoingMessage
+from natstrace.middleware.chain import ClientChains
+from natstrace.middleware.contract import IncomingMessage, OutgoingMessage
 
 CASES = 10_000
 FAST = settings(
@@ -297,7 +297,7 @@ def test_handle_chain_never_raises_and_never_copies_invalid_values(
 ) -> None:
     wire = _Wire()
     registry = CollectorRegistry()
-    pipeline = Pipeline(
+    pipeline = ClientChains(
         wire,  # type: ignore[arg-type]
         tracer=TracerProvider().get_tracer("t"),
         metrics=NatstraceMetrics(registry, service_name="p"),

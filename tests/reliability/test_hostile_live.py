@@ -11,8 +11,8 @@ import nats
 import pytest
 
 import natstrace
+from natstrace.client.headers import read_incoming
 from natstrace.embedded_server import EmbeddedNatsServer
-from natstrace.middleware.headers import read_incoming
 from tests.reliability.conftest import Instrumented
 
 HOSTILE_MESSAGES = 1_000

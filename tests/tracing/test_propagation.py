@@ -16,7 +16,7 @@ from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from natstrace.middleware.headers import read_incoming
+from natstrace.client.headers import read_incoming
 from natstrace.tracing import propagation
 
 PROPERTY = settings(

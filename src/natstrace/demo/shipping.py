@@ -20,8 +20,8 @@ from opentelemetry.trace import Status, StatusCode
 
 from natstrace.demo import contract, scenario
 from natstrace.demo.service import ServiceContext, run_service
-from natstrace.middleware.jetstream import InstrumentedJetStream
-from natstrace.middleware.jetstream_pull import JetStreamPullSubscription
+from natstrace.jetstream.context import InstrumentedJetStream
+from natstrace.jetstream.pull import JetStreamPullSubscription
 
 __all__ = ["CarrierUnavailableError", "start"]
 

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from natstrace.flow.flow_terminal import format_duration
 from natstrace.flow.orphans import OrphanReport
-from natstrace.flow.slow import Hop, SlowReport
+from natstrace.flow.slow import SlowHop, SlowReport
 
 __all__ = ["orphans_tables", "orphans_to_dict", "slow_tables", "slow_to_dict"]
 
@@ -75,7 +75,7 @@ def orphans_tables(report: OrphanReport) -> list[RenderableType]:
     return renderables
 
 
-def _hop_row(hop: Hop) -> dict[str, Any]:
+def _hop_row(hop: SlowHop) -> dict[str, Any]:
     latency = hop.delivery_latency_ns
     return {
         "service": hop.consumer.service,

@@ -10,11 +10,11 @@ from natstrace.flow.index import SpanIndex
 from natstrace.flow.model import Span
 from natstrace.flow.window import TimeWindow
 
-__all__ = ["Hop", "SlowReport", "find_slow"]
+__all__ = ["SlowHop", "SlowReport", "find_slow"]
 
 
 @dataclass(frozen=True, slots=True)
-class Hop:
+class SlowHop:
     """One delivery: the process span, and the send it came from when known."""
 
     consumer: Span
@@ -32,8 +32,8 @@ class Hop:
 class SlowReport:
     """The top hops by handling time and by delivery latency."""
 
-    slowest: list[Hop]
-    longest_latency: list[Hop]
+    slowest: list[SlowHop]
+    longest_latency: list[SlowHop]
     hops_checked: int
 
 
@@ -44,11 +44,11 @@ def find_slow(
     latencies among hops that started in ``window``."""
     index = SpanIndex(spans)
     window = window or TimeWindow()
-    hops: list[Hop] = []
+    hops: list[SlowHop] = []
     for span in index.spans:
         if span.is_process and window.contains(span.start_ns):
             producer = index.producer_of(span)
-            hops.append(Hop(span, producer[0] if producer else None))
+            hops.append(SlowHop(span, producer[0] if producer else None))
     slowest = heapq.nlargest(limit, hops, key=lambda hop: hop.consumer.duration_ns)
     with_latency = [hop for hop in hops if hop.producer is not None]
     longest = heapq.nlargest(limit, with_latency, key=lambda hop: hop.delivery_latency_ns or 0)

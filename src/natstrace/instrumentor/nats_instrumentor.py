@@ -15,11 +15,11 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
     BaseInstrumentor,
 )
 
-from natstrace.instrumentation import INSTRUMENT_OPTIONS
-from natstrace.instrumentation import instrument as instrument_client
+from natstrace.client.instrument import INSTRUMENT_OPTIONS
+from natstrace.client.instrument import instrument as instrument_client
+from natstrace.client.instrumented import InstrumentedClient
 from natstrace.instrumentor import patch
 from natstrace.instrumentor.raw import RawClient
-from natstrace.middleware.client import InstrumentedClient
 
 __all__ = ["NatsInstrumentor"]
 

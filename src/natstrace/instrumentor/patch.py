@@ -35,7 +35,7 @@ from natstrace.instrumentor.raw import PATCHED_METHODS, RawClient, originals, pa
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
 
-    from natstrace.middleware.client import InstrumentedClient
+    from natstrace.client.instrumented import InstrumentedClient
 
 __all__ = ["ClientFactory", "claim", "install", "installed", "uninstall"]
 

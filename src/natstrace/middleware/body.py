@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from opentelemetry.trace import Span
 
-from natstrace.middleware.types import HandleApp, IncomingMessage, OutgoingMessage, PublishApp
+from natstrace.middleware.contract import HandleApp, IncomingMessage, OutgoingMessage, PublishApp
 from natstrace.tracing.semconv import NATSTRACE_MESSAGE_BODY
 
 __all__ = ["HandleBodyCapture", "PublishBodyCapture", "Redactor"]

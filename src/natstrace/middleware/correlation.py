@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 
-from natstrace.middleware.headers import CAUSATION_ID, CORRELATION_ID, MSG_ID
-from natstrace.middleware.types import OutgoingMessage, PublishApp
+from natstrace.client.headers import CAUSATION_ID, CORRELATION_ID, MSG_ID
+from natstrace.middleware.contract import OutgoingMessage, PublishApp
 from natstrace.tracing import correlation
 from natstrace.tracing.correlation import check_id, new_message_id
 

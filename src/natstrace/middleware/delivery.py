@@ -40,13 +40,13 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanKind, Tracer
 
+from natstrace.client import internals
+from natstrace.client.headers import IncomingHeaders, read_incoming
 from natstrace.config import ConsumerSpanPolicy
 from natstrace.metrics.instruments import NatstraceMetrics
-from natstrace.middleware import internals
-from natstrace.middleware.headers import IncomingHeaders, read_incoming
+from natstrace.middleware.contract import HandleApp, HandleMiddleware, IncomingMessage, build_chain
 from natstrace.middleware.spans import SpanShapes
 from natstrace.middleware.tracing import allowed_baggage, record_error
-from natstrace.middleware.types import HandleApp, HandleMiddleware, IncomingMessage, build_chain
 from natstrace.tracing import correlation, propagation
 from natstrace.tracing import semconv as sc
 from natstrace.tracing.correlation import Correlation, new_message_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 from time import perf_counter
 
 from natstrace.metrics.instruments import NatstraceMetrics
-from natstrace.middleware.types import OutgoingMessage, PublishApp
+from natstrace.middleware.contract import OutgoingMessage, PublishApp
 from natstrace.tracing.semconv import error_type
 
 __all__ = ["PublishMetrics"]

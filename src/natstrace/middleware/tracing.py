@@ -11,8 +11,8 @@ from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
+from natstrace.middleware.contract import OutgoingMessage, PublishApp
 from natstrace.middleware.spans import ServerAddress, SpanShapes
-from natstrace.middleware.types import OutgoingMessage, PublishApp
 from natstrace.tracing import propagation
 from natstrace.tracing import semconv as sc
 from natstrace.tracing.semconv import error_type

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from natstrace.middleware.subjects import SubjectTemplates
+from natstrace.client.subjects import SubjectTemplates
 
 __all__ = ["SubjectTemplate", "default_subject_template"]
 

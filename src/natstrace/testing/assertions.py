@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from natstrace.middleware.subjects import INBOX_TEMPLATE, subject_matches
+from natstrace.client.subjects import INBOX_TEMPLATE, subject_matches
 from natstrace.testing.flow import (
     correlation_id,
     flow_of,

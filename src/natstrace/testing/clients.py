@@ -7,8 +7,8 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 
-from natstrace.instrumentation import instrument
-from natstrace.middleware.client import InstrumentedClient
+from natstrace.client.instrument import instrument
+from natstrace.client.instrumented import InstrumentedClient
 from natstrace.testing.metrics import MetricsCapture
 from natstrace.testing.spans import SpanCapture
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 if TYPE_CHECKING:
     from nats.aio.client import Client
 
-    from natstrace.middleware.client import InstrumentedClient
+    from natstrace.client.instrumented import InstrumentedClient
 
 __all__ = ["eventually", "subscriptions_ready"]
 

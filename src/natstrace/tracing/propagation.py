@@ -152,7 +152,7 @@ def extract(
     """Read a trace context from ``headers``; bad or missing input returns ``context`` as is.
 
     ``validated=True`` says ``headers`` is the ``trace`` mapping of
-    :func:`natstrace.middleware.headers.read_incoming`: lowercase keys, values
+    :func:`natstrace.client.headers.read_incoming`: lowercase keys, values
     that passed the W3C checks. That skips the case-insensitive search for absent
     headers and a second check of the ``traceparent``.
     """

@@ -36,7 +36,7 @@ from natstrace.tracing.processor_slot import SpanProcessorSlot
 __all__ = [
     "BoundedBatchSpanProcessor",
     "CountingSpanExporter",
-    "TracingPipeline",
+    "InstalledTracing",
     "build_span_exporter",
     "build_span_processor",
     "install_tracer_provider",
@@ -248,7 +248,7 @@ def build_span_processor(
     )
 
 
-class TracingPipeline:
+class InstalledTracing:
     """The tracer provider natstrace built, and how to flush and stop it."""
 
     def __init__(self, provider: TracerProvider, processor: SpanProcessor | None) -> None:
@@ -282,7 +282,7 @@ def install_tracer_provider(
     sampler: Sampler | None = None,
     exporter: SpanExporter | None = None,
     on_dropped: Callable[[str, int], None] | None = None,
-) -> TracingPipeline | None:
+) -> InstalledTracing | None:
     """Build a tracer provider and make it the global one.
 
     Returns ``None`` and changes nothing when the application already installed
@@ -318,4 +318,4 @@ def install_tracer_provider(
         slot.replace(build_span_processor(settings, span_exporter, on_dropped))
     provider.add_span_processor(slot)
     trace.set_tracer_provider(provider)
-    return TracingPipeline(provider, slot)
+    return InstalledTracing(provider, slot)

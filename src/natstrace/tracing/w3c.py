@@ -1,7 +1,7 @@
 """What a valid W3C Trace Context and Baggage header value is.
 
 The grammars and size limits of ``traceparent``, ``tracestate`` and ``baggage``:
-incoming values are checked against them (:mod:`natstrace.middleware.headers`),
+incoming values are checked against them (:mod:`natstrace.client.headers`),
 and so are the values a propagator writes (:mod:`natstrace.tracing.propagation`),
 so nothing invalid reaches the wire in either direction.
 """

@@ -15,7 +15,7 @@ ready before the subscribing task next yields, so this costs nothing after
 the first message).
 
 Iterated push subscriptions (``sub.messages``, ``next_msg()``) behave as core
-ones (see :mod:`natstrace.middleware.subscription`): nats-py never auto-acks them.
+ones (see :mod:`natstrace.client.subscription`): nats-py never auto-acks them.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING
 
 from nats.errors import MsgAlreadyAckdError
 
+from natstrace.client.internals import push_callback
+from natstrace.client.subscription import InstrumentedSubscription, check_callback
+from natstrace.jetstream.consume import JetStreamConsumer
+from natstrace.middleware.contract import IncomingMessage
 from natstrace.middleware.delivery import Delivery
-from natstrace.middleware.internals import push_callback
-from natstrace.middleware.jetstream_consume import JetStreamConsumer
-from natstrace.middleware.subscription import InstrumentedSubscription, check_callback
-from natstrace.middleware.types import IncomingMessage
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg

@@ -23,14 +23,16 @@ them with the row. :func:`relay` publishes the row with those headers:
 
 Example::
 
+    from natstrace.jetstream import outbox
+
     # in the request handler, in the same transaction as the state change
-    headers = natstrace.outbox.capture()
+    headers = outbox.capture()
     db.execute("INSERT INTO outbox (subject, payload, headers) VALUES (?, ?, ?)",
                ("orders.created", body, json.dumps(headers)))
 
     # in the relay
     for row_id, subject, payload, headers in db.execute("SELECT ... WHERE sent = 0"):
-        await natstrace.outbox.relay(js, subject, payload, json.loads(headers))
+        await outbox.relay(js, subject, payload, json.loads(headers))
         db.execute("UPDATE outbox SET sent = 1 WHERE id = ?", (row_id,))
 """
 
@@ -42,16 +44,16 @@ from weakref import WeakKeyDictionary
 
 from opentelemetry import trace
 
-from natstrace.middleware.correlation import stamp_ids
-from natstrace.middleware.headers import (
+from natstrace.client.headers import (
     BAGGAGE,
     TRACEPARENT,
     TRACESTATE,
     copy_outgoing,
     read_incoming,
 )
-from natstrace.middleware.jetstream import InstrumentedJetStream
-from natstrace.middleware.types import OutgoingMessage, PublishApp
+from natstrace.jetstream.context import InstrumentedJetStream
+from natstrace.middleware.contract import OutgoingMessage, PublishApp
+from natstrace.middleware.correlation import stamp_ids
 from natstrace.tracing import propagation
 
 if TYPE_CHECKING:
@@ -76,7 +78,7 @@ def capture(headers: Mapping[str, str] | None = None) -> dict[str, str]:
 
     Example::
 
-        headers = natstrace.outbox.capture({"Nats-Msg-Id": f"order-{order.id}"})
+        headers = outbox.capture({"Nats-Msg-Id": f"order-{order.id}"})
     """
     captured = copy_outgoing(headers)
     stamp_ids(captured)

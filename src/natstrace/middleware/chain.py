@@ -19,30 +19,30 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import Tracer
 
+from natstrace.client.payload_limit import check_max_payload
+from natstrace.client.subjects import SubjectTemplates
 from natstrace.config import ConsumerSpanPolicy, Trust
 from natstrace.metrics.instruments import NatstraceMetrics
-from natstrace.middleware.correlation import PublishCorrelation
-from natstrace.middleware.delivery import Delivery, Handout, Subscriber
-from natstrace.middleware.metrics import PublishMetrics
-from natstrace.middleware.payload_limit import check_max_payload
-from natstrace.middleware.spans import SpanShapes
-from natstrace.middleware.subjects import SubjectTemplates
-from natstrace.middleware.tracing import PublishTracing
-from natstrace.middleware.types import (
+from natstrace.middleware.contract import (
     HandleMiddleware,
     OutgoingMessage,
     PublishApp,
     PublishMiddleware,
     build_chain,
 )
+from natstrace.middleware.correlation import PublishCorrelation
+from natstrace.middleware.delivery import Delivery, Handout, Subscriber
+from natstrace.middleware.metrics import PublishMetrics
+from natstrace.middleware.spans import SpanShapes
+from natstrace.middleware.tracing import PublishTracing
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
 
-__all__ = ["Pipeline", "build_chain"]
+__all__ = ["ClientChains", "build_chain"]
 
 
-class Pipeline:
+class ClientChains:
     """Builds and holds the chains for one nats-py client."""
 
     def __init__(

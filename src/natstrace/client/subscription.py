@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from nats.errors import Error as NatsError
 
+from natstrace.middleware.chain import ClientChains
+from natstrace.middleware.contract import IncomingMessage
 from natstrace.middleware.delivery import Delivery, Subscriber
-from natstrace.middleware.pipeline import Pipeline
-from natstrace.middleware.types import IncomingMessage
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -68,7 +68,7 @@ class InstrumentedSubscription:
     """
 
     def __init__(
-        self, sub: Subscription, pipeline: Pipeline, subscriber: Subscriber, prepare: Prepare
+        self, sub: Subscription, pipeline: ClientChains, subscriber: Subscriber, prepare: Prepare
     ) -> None:
         self._sub = sub
         self._subscriber = subscriber

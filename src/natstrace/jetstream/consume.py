@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from nats.errors import NotJSMessageError
 
+from natstrace.client.headers import read_incoming
+from natstrace.client.internals import message_client, route_message_client
 from natstrace.config import Trust
+from natstrace.jetstream.settle import SettleContext, Settler
+from natstrace.middleware.chain import ClientChains
 from natstrace.middleware.delivery import Delivery
-from natstrace.middleware.headers import read_incoming
-from natstrace.middleware.internals import message_client, route_message_client
-from natstrace.middleware.jetstream_settle import SettleContext, Settler
-from natstrace.middleware.pipeline import Pipeline
 from natstrace.tracing import semconv as sc
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class JetStreamConsumer:
     and the consumer's pending count are recorded.
     """
 
-    def __init__(self, pipeline: Pipeline, spec: ConsumerSpec) -> None:
+    def __init__(self, pipeline: ClientChains, spec: ConsumerSpec) -> None:
         self.pipeline = pipeline
         self.spec = spec
         self.subscriber = pipeline.subscriber(

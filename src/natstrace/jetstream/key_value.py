@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from nats.js.kv import KeyValue
 from opentelemetry import trace
 
+from natstrace.client.headers import TRACEPARENT, IncomingHeaders, read_incoming
+from natstrace.client.internals import bucket_context, bucket_on, bucket_prefix
+from natstrace.jetstream.consume import metadata_attributes, metadata_of
 from natstrace.metrics.instruments import NatstraceMetrics
+from natstrace.middleware.chain import ClientChains
 from natstrace.middleware.delivery import Delivery
-from natstrace.middleware.headers import TRACEPARENT, IncomingHeaders, read_incoming
-from natstrace.middleware.internals import bucket_context, bucket_on, bucket_prefix
-from natstrace.middleware.jetstream_consume import metadata_attributes, metadata_of
-from natstrace.middleware.pipeline import Pipeline
 from natstrace.tracing import semconv as sc
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class InstrumentedKeyWatcher:
         self,
         watcher: KeyValue.KeyWatcher,
         remembered: deque[_Remembered],
-        pipeline: Pipeline,
+        pipeline: ClientChains,
         template: str,
     ) -> None:
         self._watcher = watcher
@@ -181,13 +181,13 @@ class InstrumentedKeyWatcher:
 class InstrumentedKeyValue:
     """nats-py's ``KeyValue`` whose watchers trace the updates that carry a trace context.
 
-    Made by :meth:`natstrace.middleware.jetstream.InstrumentedJetStream.key_value`
+    Made by :meth:`natstrace.jetstream.context.InstrumentedJetStream.key_value`
     and ``create_key_value``. Everything but ``watch`` and ``watchall`` (``put``,
     ``get``, ``keys``, ``history``, ...) is the wrapped bucket's; nats-py's ``put``
     sends no headers, so its updates are not traced.
     """
 
-    def __init__(self, kv: KeyValue, pipeline: Pipeline) -> None:
+    def __init__(self, kv: KeyValue, pipeline: ClientChains) -> None:
         self._kv = kv
         self._pipeline = pipeline
         # The bucket's subject with the key wildcarded: keys are unbounded.

@@ -99,7 +99,7 @@ class SettleContext:
 
 class Settler:
     """Stands in for the client on one delivered JetStream message (``msg._client``,
-    set through :mod:`natstrace.middleware.internals`).
+    set through :mod:`natstrace.client.internals`).
 
     It holds no state of its own: settling on the message's reply subject is
     recorded against the message's :class:`~natstrace.middleware.delivery.Delivery`

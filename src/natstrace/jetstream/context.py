@@ -2,7 +2,7 @@
 
 - ``publish`` and ``publish_async`` run the publish chain (correlation,
   tracing, metrics, yours) with nats-py's JetStream publish innermost
-  (:mod:`.jetstream_publish`): the ``send`` span (PRODUCER) covers the round
+  (:mod:`.publish`): the ``send`` span (PRODUCER) covers the round
   trip to the PubAck and carries stream, stream sequence and ``duplicate``;
   ``Nats-Msg-Id`` is set (the caller's kept), so a retried publish is
   de-duplicated by the server. Failures (no stream, timeout, a failed
@@ -11,17 +11,17 @@
   ``publish_async`` returns once the message is sent, with a future of the
   PubAck; the span ends when the PubAck arrives.
 - ``subscribe`` and ``subscribe_bind`` return traced push subscriptions
-  (:mod:`.jetstream_push`); ``pull_subscribe`` and ``pull_subscribe_bind``
-  traced pull subscriptions (:mod:`.jetstream_pull`); settlements are recorded
-  by :mod:`.jetstream_settle`.
+  (:mod:`.push`); ``pull_subscribe`` and ``pull_subscribe_bind``
+  traced pull subscriptions (:mod:`.pull`); settlements are recorded
+  by :mod:`.settle`.
 - ``key_value`` and ``create_key_value`` return buckets whose watchers hand out
   an update that carries a trace context inside a ``process`` span
-  (:mod:`.jetstream_kv`); ordinary updates pass as in nats-py, untraced.
+  (:mod:`.key_value`); ordinary updates pass as in nats-py, untraced.
 - Everything else (stream and consumer management, ``object_store``) is
   nats-py's, untouched.
 
 Labels stay bounded: a consumer's group label is its name only where the
-application named it (see :mod:`.jetstream_consume`). A bound consumer has no
+application named it (see :mod:`.consume`). A bound consumer has no
 subject of its own to name its spans and metrics after: its filter subject
 serves when ``subscribe_bind``'s config has exactly one, else the stream's
 name; ``template=`` names it instead.
@@ -35,15 +35,15 @@ from typing import TYPE_CHECKING, Any
 
 from nats.js.api import PubAck
 
+from natstrace.client.internals import pull_consumer, pull_stream
 from natstrace.config import Trust
-from natstrace.middleware.internals import pull_consumer, pull_stream
-from natstrace.middleware.jetstream_consume import ConsumerSpec, JetStreamConsumer
-from natstrace.middleware.jetstream_kv import InstrumentedKeyValue
-from natstrace.middleware.jetstream_publish import JetStreamPublisher
-from natstrace.middleware.jetstream_pull import JetStreamPullSubscription
-from natstrace.middleware.jetstream_push import JetStreamPushSubscription, PushCallback
-from natstrace.middleware.pipeline import Pipeline
-from natstrace.middleware.types import OutgoingMessage, PublishApp
+from natstrace.jetstream.consume import ConsumerSpec, JetStreamConsumer
+from natstrace.jetstream.key_value import InstrumentedKeyValue
+from natstrace.jetstream.publish import JetStreamPublisher
+from natstrace.jetstream.pull import JetStreamPullSubscription
+from natstrace.jetstream.push import JetStreamPushSubscription, PushCallback
+from natstrace.middleware.chain import ClientChains
+from natstrace.middleware.contract import OutgoingMessage, PublishApp
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -86,7 +86,7 @@ class InstrumentedJetStream:
         await js.subscribe("orders.*", durable="billing", cb=handle)
     """
 
-    def __init__(self, js: JetStreamContext, pipeline: Pipeline) -> None:
+    def __init__(self, js: JetStreamContext, pipeline: ClientChains) -> None:
         self._js = js
         self._pipeline = pipeline
         self._publisher = JetStreamPublisher(js, pipeline)

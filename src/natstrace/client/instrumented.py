@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from nats.aio.subscription import DEFAULT_SUB_PENDING_BYTES_LIMIT, DEFAULT_SUB_PENDING_MSGS_LIMIT
 
+from natstrace.client.headers import CONTRACT_HEADERS, copy_outgoing
+from natstrace.client.internals import route_message_client
+from natstrace.client.subscription import InstrumentedSubscription, traced_callback
 from natstrace.config import Trust
-from natstrace.middleware.headers import CONTRACT_HEADERS, copy_outgoing
-from natstrace.middleware.internals import route_message_client
-from natstrace.middleware.jetstream import InstrumentedJetStream
-from natstrace.middleware.pipeline import Pipeline
-from natstrace.middleware.subscription import InstrumentedSubscription, traced_callback
-from natstrace.middleware.types import OutgoingMessage
+from natstrace.jetstream.context import InstrumentedJetStream
+from natstrace.middleware.chain import ClientChains
+from natstrace.middleware.contract import OutgoingMessage
 from natstrace.tracing.semconv import REQUEST, SEND
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class InstrumentedClient:
     Made by :func:`natstrace.instrument`; use it where you used the client.
     """
 
-    def __init__(self, nc: Client, pipeline: Pipeline) -> None:
+    def __init__(self, nc: Client, pipeline: ClientChains) -> None:
         self._nc = nc
         self._pipeline = pipeline
         self._responder = _Responder(self, nc)
@@ -146,7 +146,7 @@ class InstrumentedClient:
 
     def jetstream(self, **options: Any) -> InstrumentedJetStream:
         """Like ``Client.jetstream``: a JetStream context whose publishes, consumers and
-        settlements are traced (:class:`~natstrace.middleware.jetstream.InstrumentedJetStream`).
+        settlements are traced (:class:`~natstrace.jetstream.context.InstrumentedJetStream`).
 
         Example::
 

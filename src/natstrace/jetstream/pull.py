@@ -6,7 +6,7 @@ in the batch. It is created when the fetch returns, with the fetch's start
 time: only then are the messages, and so the links, known, and a sampler sees
 links only at span start. Each message's ``process`` span starts later, when
 the user takes the message from the batch (see
-:mod:`natstrace.middleware.jetstream_batch`).
+:mod:`natstrace.jetstream.batch`).
 
 A fetch that times out with no messages is an empty poll, the normal state of an
 idle consumer: it is timed (``error_type="TimeoutError"``) but gets no span, so
@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN_CONTEXT, Link, SpanContext, SpanKind
 
+from natstrace.jetstream.batch import FetchedMessages
+from natstrace.jetstream.consume import JetStreamConsumer
 from natstrace.middleware.delivery import Delivery
-from natstrace.middleware.jetstream_batch import FetchedMessages
-from natstrace.middleware.jetstream_consume import JetStreamConsumer
 from natstrace.middleware.tracing import record_error
 from natstrace.tracing import semconv as sc
 from natstrace.tracing.semconv import error_type

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Final
 from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 
+from natstrace.client.instrumented import InstrumentedClient
+from natstrace.client.subjects import SubjectTemplates
 from natstrace.config import ConsumerSpanPolicy, Trust
 from natstrace.instrumentor.patch import claim
 from natstrace.lifecycle import current_settings, default_metrics
 from natstrace.metrics.instruments import NatstraceMetrics
-from natstrace.middleware.client import InstrumentedClient
-from natstrace.middleware.pipeline import Pipeline
-from natstrace.middleware.subjects import SubjectTemplates
-from natstrace.middleware.types import HandleMiddleware, PublishMiddleware
+from natstrace.middleware.chain import ClientChains
+from natstrace.middleware.contract import HandleMiddleware, PublishMiddleware
 from natstrace.tracing.semconv import INSTRUMENTATION_NAME, SCHEMA_URL
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def instrument(
         subject_template,
         inbox_prefix=bytes(getattr(nc, "_inbox_prefix", b"_INBOX")).decode(),
     )
-    pipeline = Pipeline(
+    pipeline = ClientChains(
         nc,
         tracer=tracer,
         metrics=metrics or default_metrics(),

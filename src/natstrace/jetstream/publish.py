@@ -25,10 +25,10 @@ from nats.js.api import Header, PubAck
 from nats.js.errors import APIError
 from opentelemetry.trace import Span
 
-from natstrace.middleware.headers import copy_outgoing
-from natstrace.middleware.payload_limit import check_max_payload
-from natstrace.middleware.pipeline import Pipeline
-from natstrace.middleware.types import OutgoingMessage, PublishApp
+from natstrace.client.headers import copy_outgoing
+from natstrace.client.payload_limit import check_max_payload
+from natstrace.middleware.chain import ClientChains
+from natstrace.middleware.contract import OutgoingMessage, PublishApp
 from natstrace.tracing import semconv as sc
 
 if TYPE_CHECKING:
@@ -59,10 +59,10 @@ async def _acked(span: Span, pending: Awaitable[PubAck]) -> PubAck:
 class JetStreamPublisher:
     """Traced JetStream publishes on one nats-py ``JetStreamContext``.
 
-    Used through :class:`~natstrace.middleware.jetstream.InstrumentedJetStream`.
+    Used through :class:`~natstrace.jetstream.context.InstrumentedJetStream`.
     """
 
-    def __init__(self, js: JetStreamContext, pipeline: Pipeline) -> None:
+    def __init__(self, js: JetStreamContext, pipeline: ClientChains) -> None:
         self._js = js
         self._pipeline = pipeline
         self._publish: PublishApp = pipeline.publish_chain(self._send)

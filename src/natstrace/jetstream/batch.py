@@ -28,8 +28,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, SupportsIndex, TypeVar, overload
 
+from natstrace.middleware.contract import IncomingMessage
 from natstrace.middleware.delivery import Delivery, Handout, Subscriber
-from natstrace.middleware.types import IncomingMessage
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
