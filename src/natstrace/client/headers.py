@@ -84,6 +84,37 @@ def read_incoming(headers: Mapping[str, str] | None) -> IncomingHeaders:
     """
     if not headers:
         return _EMPTY
+    # What natstrace itself sends: a traceparent and the IDs under their exact names,
+    # nothing else. Four lookups decide it, with the result of the general reading.
+    get = headers.get
+    traceparent = get(TRACEPARENT)
+    message_id = get(MSG_ID)
+    correlation_id = get(CORRELATION_ID)
+    causation_id = get(CAUSATION_ID)
+    if (
+        (traceparent is not None)
+        + (message_id is not None)
+        + (correlation_id is not None)
+        + (causation_id is not None)
+        == len(headers)
+        and (message_id is None or (type(message_id) is str and is_valid_id(message_id)))
+        and (
+            correlation_id is None or (type(correlation_id) is str and is_valid_id(correlation_id))
+        )
+        and (causation_id is None or (type(causation_id) is str and is_valid_id(causation_id)))
+    ):
+        if traceparent is None:
+            return IncomingHeaders({}, message_id, correlation_id, causation_id, ())
+        if type(traceparent) is str and is_valid_traceparent(traceparent):
+            return IncomingHeaders(
+                {TRACEPARENT: traceparent}, message_id, correlation_id, causation_id, ()
+            )
+    return _read_any(headers)
+
+
+def _read_any(headers: Mapping[str, str]) -> IncomingHeaders:
+    """:func:`read_incoming` for any headers: other spellings, invalid values, the
+    other trace headers."""
     # Exact names first: on every message between natstrace services that is all
     # there is, and six lookups cost less than a pass over every key.
     kept: dict[str, str] = {}

@@ -74,6 +74,11 @@ def is_valid_id(value: str) -> bool:
 
     1 to :data:`MAX_ID_LENGTH` characters of ``A-Z a-z 0-9`` and ``._:@/+=~!#$%&*?^|-``.
     """
+    # Most IDs (natstrace's own, NUIDs, ULIDs) are ASCII letters and digits only: two
+    # string methods in C say so in half the time of the pattern. isascii() first:
+    # str.isalnum() alone also accepts non-ASCII letters and digits.
+    if len(value) <= MAX_ID_LENGTH and value.isascii() and value.isalnum():
+        return True
     return _ID_PATTERN.fullmatch(value) is not None
 
 
