@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Final
 
 from opentelemetry import trace
+from opentelemetry.trace import Span
 
 __all__ = ["EXEMPLAR_ATTRIBUTE", "HOLD_SECONDS", "mark_exemplar_trace"]
 
@@ -27,13 +28,15 @@ HOLD_SECONDS: Final = 30.0
 """Seconds a marked exemplar stays before a newer trace may take its place."""
 
 
-def mark_exemplar_trace(trace_id: int) -> bool:
-    """Mark the current span if it is a recording span of trace ``trace_id``.
+def mark_exemplar_trace(trace_id: int, span: Span | None = None) -> bool:
+    """Mark the current span (or ``span``, when the caller knows the span that would
+    be current) if it is a recording span of trace ``trace_id``.
 
     Returns whether it was marked: False when no recording span of that trace is
     current, and the trace then gives no exemplar.
     """
-    span = trace.get_current_span()
+    if span is None:
+        span = trace.get_current_span()
     if span.get_span_context().trace_id != trace_id or not span.is_recording():
         return False
     span.set_attribute(EXEMPLAR_ATTRIBUTE, True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import Span, SpanContext
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from natstrace.metrics.series import (
@@ -206,14 +206,18 @@ class NatstraceMetrics:
         error_type: str,
         duration: float,
         span_context: SpanContext,
+        span: Span | None = None,
     ) -> None:
-        """Count one handled message and observe how long its handling took."""
+        """Count one handled message and observe how long its handling took.
+
+        ``span``: the span an exemplar marks, when the caller has it at hand; else the
+        current span (see :mod:`.exemplars`)."""
         key = (PROCESS, template, group, error_type)
         series = self._timed.get(key)
         if series is None:
             labels = (self.service_name, NATS, PROCESS, template, group, error_type)
             series = self._timed.setdefault(key, self.process_duration.labels(*labels))
-        series.observe(duration, exemplar_of(span_context))
+        series.observe(duration, exemplar_of(span_context), span)
 
     def in_flight_gauge(self, template: str, group: str) -> Gauge:
         """The in-flight gauge of one subscription."""

@@ -15,6 +15,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from time import time
 
+from opentelemetry.trace import Span
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -54,15 +55,16 @@ def _exemplar(stored: _TraceExemplar | None) -> Exemplar | None:
 
 
 def _next_exemplar(
-    stored: _TraceExemplar | None, trace_id: int, value: float
+    stored: _TraceExemplar | None, trace_id: int, value: float, span: Span | None = None
 ) -> _TraceExemplar | None:
     """The exemplar to store after observing ``value`` in trace ``trace_id``, or None
     to keep ``stored`` (younger than the hold period, see .exemplars). A trace that
-    cannot be marked for the collector to keep gives no exemplar."""
+    cannot be marked for the collector to keep gives no exemplar. ``span``: the span
+    to mark (default: the current one)."""
     now = time()
     if stored is not None and now - stored[2] < (HOLD_SECONDS if stored[0] else _RETRY_SECONDS):
         return None
-    if not mark_exemplar_trace(trace_id):
+    if not mark_exemplar_trace(trace_id, span):
         return (0, 0.0, now)
     return (trace_id, value, now)
 
@@ -97,15 +99,16 @@ class Histogram:
         self.sum = 0.0
         self.exemplars: list[_TraceExemplar | None] = [None] * (len(bounds) + 1)
 
-    def observe(self, value: float, trace_id: int | None = None) -> None:
-        """Count ``value`` in its bucket; remember ``trace_id`` as that bucket's exemplar."""
+    def observe(self, value: float, trace_id: int | None = None, span: Span | None = None) -> None:
+        """Count ``value`` in its bucket; remember ``trace_id`` as that bucket's exemplar
+        (marking ``span``, default: the current span, see :mod:`.exemplars`)."""
         index = bisect_left(self._bounds, value)
         with self._lock:
             self.counts[index] += 1
             self.sum += value
         if trace_id is not None:
             stored = self.exemplars[index]
-            self.exemplars[index] = _next_exemplar(stored, trace_id, value) or stored
+            self.exemplars[index] = _next_exemplar(stored, trace_id, value, span) or stored
 
     def snapshot(self) -> tuple[list[int], float]:
         """The bucket counts and the sum, read together."""

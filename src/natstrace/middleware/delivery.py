@@ -286,18 +286,16 @@ class Delivery:
         if error is not None:
             record_error(span, error)
         sub.in_flight.dec()
-        # Attached and detached in this frame, so safe in any task (or a finalizer).
-        token = otel_context.attach(self._context)  # type: ignore[arg-type]
-        try:
-            sub.metrics.record_process(
-                sub.template,
-                sub.group,
-                error_type(error) if error is not None else "",
-                perf_counter() - self._started,
-                span.get_span_context(),
-            )
-        finally:
-            otel_context.detach(token)
+        # The exemplar marks this span, as it would the current one: no context to
+        # attach (and so safe in any task, or a finalizer).
+        sub.metrics.record_process(
+            sub.template,
+            sub.group,
+            error_type(error) if error is not None else "",
+            perf_counter() - self._started,
+            span.get_span_context(),
+            span,
+        )
         span.end()
         companion, self._companion = self._companion, None
         if companion is not None:
