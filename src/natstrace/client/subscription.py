@@ -49,8 +49,9 @@ def traced_callback(subscriber: Subscriber, cb: Callback, prepare: Prepare) -> C
     """
     check_callback(cb)
 
-    async def user(message: IncomingMessage) -> None:
-        await cb(message.msg)
+    # Not a coroutine: the callback's own is awaited by the delivery (one less per message).
+    def user(message: IncomingMessage) -> Awaitable[None]:
+        return cb(message.msg)
 
     chain = subscriber.chain(user)
 
