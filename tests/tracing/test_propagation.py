@@ -72,6 +72,29 @@ def test_extracted_context_is_the_propagators(
     assert trace.get_current_span(direct).get_span_context() == expected
 
 
+@PROPERTY
+@given(trace_ids, span_ids, flags)
+def test_extracted_context_holds_what_the_propagators_holds(
+    trace_id: int, span_id: int, flag: int
+) -> None:
+    # Whatever is current (here: baggage) stays out of an extracted context, as with
+    # the propagator, which starts from an empty one.
+    traceparent = f"00-{trace_id:032x}-{span_id:016x}-{flag:02x}"
+    token = otel_context.attach(baggage.set_baggage("ambient", "x"))
+    try:
+        generic = propagate.extract({"traceparent": traceparent})
+        direct = propagation.extract(
+            read_incoming({"traceparent": traceparent}).trace, validated=True
+        )
+    finally:
+        otel_context.detach(token)
+    assert set(direct) == set(generic)
+    assert baggage.get_all(direct) == baggage.get_all(generic) == {}
+    span_context = trace.get_current_span(direct).get_span_context()
+    assert span_context == trace.get_current_span(generic).get_span_context()
+    assert span_context.trace_flags == flag and type(span_context.trace_flags) is TraceFlags
+
+
 def test_baggage_and_tracestate_take_the_propagators_path() -> None:
     state = TraceState([("vendor", "abc")])
     span = NonRecordingSpan(SpanContext(1, 2, False, TraceFlags(1), state))
