@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from opentelemetry.trace import Span, SpanContext
+from opentelemetry.trace import Span, SpanContext, TraceFlags
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from natstrace.metrics.series import (
@@ -46,9 +46,14 @@ _ERROR = "error_type"
 _SENDS = frozenset({SEND, REQUEST})
 
 
+_SAMPLED: Final = TraceFlags.SAMPLED
+
+
 def exemplar_of(span_context: SpanContext) -> int | None:
     """The exemplar for a span: its trace ID when the trace is sampled."""
-    if span_context.trace_flags.sampled:
+    # The flag tested directly: TraceFlags.sampled is a property that builds a bool,
+    # at three times the cost, on every message.
+    if span_context.trace_flags & _SAMPLED:
         return span_context.trace_id
     return None
 
@@ -197,7 +202,9 @@ class NatstraceMetrics:
         if series is None:
             labels = (self.service_name, NATS, operation, template, error_type)
             series = self._timed.setdefault(key, self.operation_duration.labels(*labels))
-        series.observe(duration, exemplar_of(span_context))
+        # exemplar_of, inlined: this runs for every message.
+        flags = span_context.trace_flags
+        series.observe(duration, span_context.trace_id if flags & _SAMPLED else None)
 
     def record_process(
         self,
@@ -217,7 +224,8 @@ class NatstraceMetrics:
         if series is None:
             labels = (self.service_name, NATS, PROCESS, template, group, error_type)
             series = self._timed.setdefault(key, self.process_duration.labels(*labels))
-        series.observe(duration, exemplar_of(span_context), span)
+        flags = span_context.trace_flags
+        series.observe(duration, span_context.trace_id if flags & _SAMPLED else None, span)
 
     def in_flight_gauge(self, template: str, group: str) -> Gauge:
         """The in-flight gauge of one subscription."""

@@ -40,6 +40,7 @@ _BAGGAGE = "baggage"
 
 _FLAGS = {f"{flags:02x}": TraceFlags(flags) for flags in range(256)}
 """Every ``trace-flags`` field a valid ``traceparent`` can hold, parsed once."""
+_FLAGS_TEXT = {flags: text for text, flags in _FLAGS.items()}
 _NO_CONTEXT = Context()
 """What the W3C propagator extracts into when given no context: an empty one."""
 
@@ -136,16 +137,22 @@ def inject(headers: MutableMapping[str, str], context: Context | None = None) ->
 def inject_span(headers: MutableMapping[str, str], span: Span) -> None:
     """Write the trace context of ``span``, with the current baggage, into ``headers``."""
     span_context = span.get_span_context()
+    flags = _FLAGS_TEXT.get(span_context.trace_flags)
     if (
-        span_context.is_valid
+        flags is not None
+        and span_context.is_valid
         and not span_context.trace_state
         and _w3c_default()
         and not baggage.get_all()
     ):
-        headers[_TRACEPARENT] = "00-%032x-%016x-%02x" % (  # noqa: UP031 (twice as fast)
-            span_context.trace_id,
-            span_context.span_id,
-            span_context.trace_flags,
+        # The IDs as big-endian bytes in hex: a third less than formatting the integers.
+        headers[_TRACEPARENT] = "-".join(
+            (
+                "00",
+                span_context.trace_id.to_bytes(16, "big").hex(),
+                span_context.span_id.to_bytes(8, "big").hex(),
+                flags,
+            )
         )
         return
     propagate.inject(headers, context=trace.set_span_in_context(span), setter=_SETTER)
