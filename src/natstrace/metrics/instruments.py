@@ -20,11 +20,12 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from natstrace.metrics.series import (
     CounterFamily,
     FamilyCollector,
-    Gauge,
     GaugeFamily,
     Histogram,
     HistogramCountFamily,
     HistogramFamily,
+    InFlight,
+    InFlightFamily,
 )
 from natstrace.tracing.semconv import NATS, PROCESS, REQUEST, SEND
 
@@ -134,10 +135,10 @@ class NatstraceMetrics:
             "Time from the stream's store timestamp to the start of processing.",
             (_DESTINATION, _GROUP),
         )
-        self.in_flight = gauge(
+        self.in_flight = InFlightFamily(
             "natstrace_messages_in_flight",
             "Messages being handled right now.",
-            (_DESTINATION, _GROUP),
+            (_SERVICE, _DESTINATION, _GROUP),
         )
         self.invalid_headers = counter(
             "natstrace_invalid_headers",
@@ -227,7 +228,7 @@ class NatstraceMetrics:
         flags = span_context.trace_flags
         series.observe(duration, span_context.trace_id if flags & _SAMPLED else None, span)
 
-    def in_flight_gauge(self, template: str, group: str) -> Gauge:
+    def in_flight_gauge(self, template: str, group: str) -> InFlight:
         """The in-flight gauge of one subscription."""
         return self.in_flight.labels(self.service_name, template, group)
 
