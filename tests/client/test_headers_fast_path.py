@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from natstrace.middleware.headers import _read_any, read_incoming
+from natstrace.client.headers import _read_any, read_incoming
 from natstrace.tracing.correlation import _ID_PATTERN, MAX_ID_LENGTH, is_valid_id
 
 PROPERTY = settings(
