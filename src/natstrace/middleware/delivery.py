@@ -330,11 +330,12 @@ class Delivery:
         otel_context.attach(self._context)
         correlation.attach(self.correlation)
 
-    def deactivate(self) -> None:
-        """Restore what was current before :meth:`activate`: only in the pulling task,
-        and only what is still this delivery's (values set, never tokens reset)."""
+    def deactivate(self, running: asyncio.Task[Any] | None) -> None:
+        """Restore what was current before :meth:`activate`: only in the pulling task
+        (``running`` is the task this runs in), and only what is still this delivery's
+        (values set, never tokens reset)."""
         previous = self._previous
-        if previous is None or _current_task() is not self._owner:
+        if previous is None or running is not self._owner:
             return
         self._previous = None
         if otel_context.get_current() is self._context:
@@ -427,21 +428,24 @@ class Handout:
         task = _current_task()
         previous = self._open.pop(task, None)
         if previous is not None:
-            previous.deactivate()
+            previous.deactivate(task)
             previous.finish()
         delivery.start()
         delivery.activate(task)
         self._open[task] = delivery
-        if task is not None and task not in self._watched:
+        # A task listed in _open is watched (both from its first hand-out until it
+        # ends): only a task that held nothing here needs the weak set's lookup.
+        if previous is None and task is not None and task not in self._watched:
             self._watched.add(task)
             task.add_done_callback(_on_task_done(self))
         return delivery.accompany()
 
     def finish_current(self) -> None:
         """The pulling task is done with the message it holds."""
-        delivery = self._open.pop(_current_task(), None)
+        task = _current_task()
+        delivery = self._open.pop(task, None)
         if delivery is not None:
-            delivery.deactivate()
+            delivery.deactivate(task)
             delivery.finish()
 
     def finish_all(self) -> None:
@@ -452,7 +456,7 @@ class Handout:
         """
         task = _current_task()
         for owner, delivery in list(self._open.items()):
-            delivery.deactivate()
+            delivery.deactivate(task)
             delivery.finish()
             if owner is task:
                 del self._open[owner]
