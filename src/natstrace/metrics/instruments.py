@@ -20,12 +20,12 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from natstrace.metrics.series import (
     CounterFamily,
     FamilyCollector,
+    Gauge,
     GaugeFamily,
     Histogram,
     HistogramCountFamily,
     HistogramFamily,
     InFlight,
-    InFlightFamily,
 )
 from natstrace.tracing.semconv import NATS, PROCESS, REQUEST, SEND
 
@@ -103,8 +103,8 @@ class NatstraceMetrics:
         def histogram(name: str, doc: str, labels: tuple[str, ...]) -> HistogramFamily:
             return HistogramFamily(name, doc, (_SERVICE, *labels), DURATION_BUCKETS)
 
-        def gauge(name: str, doc: str, labels: tuple[str, ...]) -> GaugeFamily:
-            return GaugeFamily(name, doc, (_SERVICE, *labels))
+        def gauge(name: str, doc: str, labels: tuple[str, ...]) -> GaugeFamily[Gauge]:
+            return GaugeFamily(name, doc, (_SERVICE, *labels), Gauge)
 
         self.operation_duration = histogram(
             "messaging_client_operation_duration_seconds",
@@ -135,10 +135,11 @@ class NatstraceMetrics:
             "Time from the stream's store timestamp to the start of processing.",
             (_DESTINATION, _GROUP),
         )
-        self.in_flight = InFlightFamily(
+        self.in_flight = GaugeFamily(
             "natstrace_messages_in_flight",
             "Messages being handled right now.",
             (_SERVICE, _DESTINATION, _GROUP),
+            InFlight,
         )
         self.invalid_headers = counter(
             "natstrace_invalid_headers",

@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from time import time
+from typing import Any, Generic, TypeVar
 
 from opentelemetry.trace import Span
 from prometheus_client.metrics_core import (
@@ -36,7 +37,6 @@ __all__ = [
     "HistogramCountFamily",
     "HistogramFamily",
     "InFlight",
-    "InFlightFamily",
 ]
 
 _TraceExemplar = tuple[int, float, float]
@@ -264,8 +264,29 @@ class HistogramCountFamily(_Family):
         return family
 
 
-class _GaugeFamily(_Family):
-    _series: Mapping[tuple[str, ...], Gauge | InFlight]
+_GaugeSeries = TypeVar("_GaugeSeries", Gauge, InFlight)
+
+
+class GaugeFamily(_Family, Generic[_GaugeSeries]):
+    """A gauge with labels; ``series`` makes the series of one combination
+    (:class:`Gauge`, or :class:`InFlight` for a count of messages in flight)."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str],
+        series: Callable[[], _GaugeSeries],
+    ) -> None:
+        super().__init__(name, documentation, labelnames)
+        self._new: Callable[[], _GaugeSeries] = series
+        self._series: dict[tuple[str, ...], _GaugeSeries] = {}
+
+    def labels(self, *values: str) -> _GaugeSeries:
+        series = self._series.get(values)
+        if series is None:
+            series = self._series.setdefault(values, self._new())
+        return series
 
     def collect(self) -> Metric:
         family = GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
@@ -274,41 +295,13 @@ class _GaugeFamily(_Family):
         return family
 
 
-class GaugeFamily(_GaugeFamily):
-    """A gauge with labels."""
-
-    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
-        super().__init__(name, documentation, labelnames)
-        self._series: dict[tuple[str, ...], Gauge] = {}
-
-    def labels(self, *values: str) -> Gauge:
-        series = self._series.get(values)
-        if series is None:
-            series = self._series.setdefault(values, Gauge())
-        return series
-
-
-class InFlightFamily(_GaugeFamily):
-    """A gauge with labels whose series only step by one (:class:`InFlight`)."""
-
-    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
-        super().__init__(name, documentation, labelnames)
-        self._series: dict[tuple[str, ...], InFlight] = {}
-
-    def labels(self, *values: str) -> InFlight:
-        series = self._series.get(values)
-        if series is None:
-            series = self._series.setdefault(values, InFlight())
-        return series
-
-
 class FamilyCollector(Collector):
     """Registers families with a prometheus-client registry."""
 
     def __init__(
         self,
         families: Sequence[
-            CounterFamily | HistogramFamily | HistogramCountFamily | GaugeFamily | InFlightFamily
+            CounterFamily | HistogramFamily | HistogramCountFamily | GaugeFamily[Any]
         ],
     ) -> None:
         self._families = tuple(families)
