@@ -4,52 +4,25 @@ sampler, which may read attributes, always gets them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import Any
 
 import nats
 import pytest
-from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
-    Decision,
     ParentBased,
     Sampler,
-    SamplingResult,
 )
-from opentelemetry.trace import Link, SpanKind, TraceState
 from prometheus_client import CollectorRegistry
 
 import natstrace
 from natstrace.embedded_server import EmbeddedNatsServer
 from natstrace.metrics import NatstraceMetrics
 from natstrace.middleware import spans
+from tests.support.samplers import SeeingSampler
 
 pytestmark = pytest.mark.integration
-
-
-class _Seeing(Sampler):
-    """Drops everything, noting the attributes each decision was given."""
-
-    def __init__(self) -> None:
-        self.seen: list[dict[str, Any]] = []
-
-    def should_sample(
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Any = None,
-        links: Sequence[Link] | None = None,
-        trace_state: TraceState | None = None,
-    ) -> SamplingResult:
-        self.seen.append(dict(attributes or {}))
-        return SamplingResult(Decision.DROP)
-
-    def get_description(self) -> str:
-        return "Seeing"
 
 
 async def _round_trip(nats_server: EmbeddedNatsServer, sampler: Sampler) -> dict[str, str]:
@@ -93,7 +66,7 @@ async def test_standard_samplers_that_drop_get_no_attributes_built(
 
 
 async def test_a_custom_sampler_sees_the_attributes(nats_server: EmbeddedNatsServer) -> None:
-    sampler = _Seeing()
+    sampler = SeeingSampler()
     await _round_trip(nats_server, sampler)
     operations = [seen["messaging.operation.name"] for seen in sampler.seen]
     assert operations == ["send", "process"]

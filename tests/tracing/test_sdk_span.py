@@ -1,0 +1,313 @@
+"""SpanStarter: a span started on the fast path is the span ``start_span`` makes,
+and the fast path is taken whenever that holds, and only then."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.attributes import _clean_attribute_value
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import (
+    ConcurrentMultiSpanProcessor,
+    ReadableSpan,
+    Span,
+    SpanLimits,
+    SpanProcessor,
+    TracerProvider,
+)
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags, TraceState
+
+from natstrace.tracing.processor_slot import SpanProcessorSlot
+from natstrace.tracing.sdk_span import SpanStarter, fill_attributes
+from natstrace.tracing.setup import BoundedBatchSpanProcessor
+from tests.support.samplers import SeeingSampler
+
+ATTRIBUTES: dict[str, object] = {
+    "messaging.system": "nats",
+    "messaging.operation.name": "process",
+    "messaging.operation.type": "process",
+    "messaging.destination.template": "orders.{id}",
+    "messaging.consumer.group.name": "workers",
+    "server.address": "127.0.0.1",
+    "server.port": 4222,
+    "messaging.destination.name": "orders.42",
+    "messaging.message.body.size": 256,
+    "messaging.message.id": "8zW2fMSmDwYB2v0wTbYuxh",
+    "natstrace.jetstream.sync": True,
+    "natstrace.jetstream.nak_delay": 0.5,
+}
+PARENT = SpanContext(
+    0x0AF7651916CD43DD8448EB211C80319C,
+    0xB7AD6B7169203331,
+    is_remote=True,
+    trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    trace_state=TraceState([("vendor", "v")]),
+)
+PRODUCER = SpanContext(0x1234, 0x5678, is_remote=True, trace_flags=TraceFlags(1))
+
+
+class _SeeingRatio(TraceIdRatioBased):
+    """A standard sampler's subclass that overrides the decision (and could read attributes)."""
+
+    def __init__(self) -> None:
+        super().__init__(1.0)
+        self.seen: list[dict[str, Any]] = []
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        self.seen.append(dict(args[4] or {}))
+        return super().should_sample(*args, **kwargs)
+
+
+class _Watching(SpanProcessor):
+    """Notes the attributes a span has when it starts, and adds one of its own."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.seen.append(dict(span.attributes or {}))
+        span.set_attribute("watched", True)
+
+
+def _provider(
+    sampler: Sampler | None = None,
+    limits: SpanLimits | None = None,
+    wrap: Callable[[SpanProcessor], SpanProcessor] = lambda p: p,
+    **options: Any,
+) -> tuple[TracerProvider, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(
+        sampler=sampler, span_limits=limits, shutdown_on_exit=False, **options
+    )
+    provider.add_span_processor(wrap(SimpleSpanProcessor(exporter)))
+    return provider, exporter
+
+
+def _start(starter: SpanStarter, stock: bool, attributes: dict[str, object]) -> None:
+    context = trace.set_span_in_context(trace.NonRecordingSpan(PARENT))
+    options: dict[str, Any] = {
+        "context": context,
+        "kind": SpanKind.CONSUMER,
+        "links": [Link(PRODUCER)],
+        "start_time": 1_000,
+    }
+    if stock:
+        span = starter.tracer.start_span("process orders.{id}", attributes=attributes, **options)
+    else:
+        span = starter.start("process orders.{id}", attributes, **options)
+    span.end(end_time=2_000)
+
+
+def _shape(span: ReadableSpan) -> tuple[object, ...]:
+    # Everything but the span's own id (a fresh random one each time).
+    return (
+        span.name,
+        span.kind,
+        span.parent,
+        span.context.trace_id,  # type: ignore[union-attr]
+        span.context.trace_flags,  # type: ignore[union-attr]
+        span.context.trace_state,  # type: ignore[union-attr]
+        list(span.attributes.items()),  # type: ignore[union-attr]
+        span.dropped_attributes,
+        [(link.context, dict(link.attributes or {})) for link in span.links],
+        span.start_time,
+        span.end_time,
+        span.status.status_code,
+        span.resource,
+        span.instrumentation_scope,
+    )
+
+
+def _both(
+    starter: SpanStarter, exporter: InMemorySpanExporter, attributes: dict[str, object]
+) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """The span the fast path made and the one start_span made, from the same input."""
+    exporter.clear()
+    _start(starter, False, dict(attributes))
+    _start(starter, True, dict(attributes))
+    fast, stock = exporter.get_finished_spans()
+    return _shape(fast), _shape(stock)
+
+
+@contextmanager
+def _cleaning_calls() -> Iterator[list[int]]:
+    """Counts the calls to the SDK's attribute value check made meanwhile."""
+    calls: list[int] = []
+    watched = _clean_attribute_value.__code__
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code is watched:
+            calls.append(1)
+
+    sys.setprofile(profile)
+    try:
+        yield calls
+    finally:
+        sys.setprofile(None)
+
+
+FAST_SETUPS: dict[str, Callable[[], tuple[TracerProvider, InMemorySpanExporter]]] = {
+    "default": lambda: _provider(),
+    "always_on": lambda: _provider(ALWAYS_ON),
+    "parentbased_ratio": lambda: _provider(ParentBased(TraceIdRatioBased(1.0))),
+    "natstrace_configure": lambda: _provider(
+        wrap=lambda p: SpanProcessorSlot(BoundedBatchSpanProcessor(InMemorySpanExporter()))
+    ),
+    "concurrent_processors": lambda: _provider(
+        active_span_processor=ConcurrentMultiSpanProcessor(2)
+    ),
+}
+
+
+@pytest.mark.parametrize("setup", FAST_SETUPS.values(), ids=FAST_SETUPS.keys())
+def test_standard_setups_start_spans_on_the_fast_path_without_the_sdk_checks(
+    setup: Callable[[], tuple[TracerProvider, InMemorySpanExporter]],
+) -> None:
+    provider, _ = setup()
+    starter = SpanStarter(provider.get_tracer("t"))
+    assert starter.fast()
+    with _cleaning_calls() as fast:
+        span = starter.start("s", dict(ATTRIBUTES), kind=SpanKind.PRODUCER)
+    assert not fast
+    assert list(span.attributes.items()) == list(ATTRIBUTES.items())  # type: ignore[attr-defined]
+    with _cleaning_calls() as stock:
+        starter.tracer.start_span("s", attributes=dict(ATTRIBUTES))
+    assert stock  # the check the fast path leaves out, in case the SDK drops it itself
+    provider.shutdown()
+
+
+def test_a_fast_span_equals_the_stock_span() -> None:
+    provider, exporter = _provider()
+    starter = SpanStarter(provider.get_tracer("t"))
+    assert starter.fast()
+    fast, stock = _both(starter, exporter, ATTRIBUTES)
+    assert fast == stock
+
+
+def test_a_custom_sampler_sees_the_attributes_at_start() -> None:
+    for sampler in (SeeingSampler(Decision.RECORD_AND_SAMPLE), _SeeingRatio()):
+        provider, exporter = _provider(sampler)
+        starter = SpanStarter(provider.get_tracer("t"))
+        assert not starter.fast()
+        fast, stock = _both(starter, exporter, ATTRIBUTES)
+        assert fast == stock
+        assert sampler.seen == [ATTRIBUTES, ATTRIBUTES]
+        # Anywhere in a parent-based sampler, too.
+        for delegates in ((sampler,), (ALWAYS_ON, ALWAYS_ON, sampler)):
+            provider, _ = _provider(ParentBased(*delegates))
+            assert not SpanStarter(provider.get_tracer("t")).fast()
+
+
+def test_a_processor_reading_the_span_at_start_sees_its_attributes() -> None:
+    watching = _Watching()
+    for wrap in (lambda p: watching, lambda p: SpanProcessorSlot(watching)):
+        provider, exporter = _provider()
+        provider.add_span_processor(wrap(watching))
+        starter = SpanStarter(provider.get_tracer("t"))
+        assert not starter.fast()
+        fast, stock = _both(starter, exporter, ATTRIBUTES)
+        assert fast == stock
+        assert watching.seen[-2:] == [ATTRIBUTES, ATTRIBUTES]
+        assert fast[6][-1] == ("watched", True)
+
+
+def test_span_limits_truncate_and_drop_as_on_the_stock_path() -> None:
+    provider, exporter = _provider(
+        limits=SpanLimits(max_span_attributes=5, max_span_attribute_length=4)
+    )
+    starter = SpanStarter(provider.get_tracer("t"))
+    fast, stock = _both(starter, exporter, ATTRIBUTES)
+    assert fast == stock
+    assert fast[7] == len(ATTRIBUTES) - 5
+    assert all(len(v) <= 4 for _, v in fast[6] if isinstance(v, str))  # type: ignore[attr-defined]
+    provider, exporter = _provider(limits=SpanLimits(max_span_attributes=len(ATTRIBUTES) - 1))
+    fast, stock = _both(SpanStarter(provider.get_tracer("t")), exporter, ATTRIBUTES)
+    assert fast == stock
+    assert fast[7] == 1
+
+
+def test_values_the_sdk_would_convert_are_converted() -> None:
+    provider, exporter = _provider()
+    starter = SpanStarter(provider.get_tracer("t"))
+
+    class Subject(str):
+        pass
+
+    odd = {**ATTRIBUTES, "list": ["a", "b"], "subject": Subject("x"), "": "no key"}
+    fast, stock = _both(starter, exporter, odd)
+    assert fast == stock
+    assert ("list", ("a", "b")) in fast[6]  # type: ignore[operator]
+
+
+def test_a_change_of_processors_or_sampler_is_noticed_at_the_next_span() -> None:
+    provider, _ = _provider(
+        wrap=lambda p: SpanProcessorSlot(BoundedBatchSpanProcessor(InMemorySpanExporter()))
+    )
+    provider.add_span_processor(slot := SpanProcessorSlot(None))
+    tracer = provider.get_tracer("t")
+    starter = SpanStarter(tracer)
+    assert starter.fast()
+    watching = _Watching()
+    slot.replace(watching)
+    assert not starter.fast()
+    slot.replace(None)
+    assert starter.fast()
+    provider.add_span_processor(watching)
+    assert not starter.fast()
+    provider, _ = _provider()
+    starter = SpanStarter(provider.get_tracer("t"))
+    seeing = SeeingSampler(Decision.RECORD_AND_SAMPLE)
+    starter.tracer.sampler = seeing  # type: ignore[attr-defined]
+    _start(starter, False, dict(ATTRIBUTES))
+    assert seeing.seen == [ATTRIBUTES]
+
+
+def test_tracers_other_than_the_sdks_start_spans_the_stock_way() -> None:
+    starter = SpanStarter(trace.NoOpTracer())
+    assert not starter.fast()
+    assert not starter.start("s", dict(ATTRIBUTES)).is_recording()
+
+
+def test_unsampled_spans_are_left_alone() -> None:
+    provider, exporter = _provider(TraceIdRatioBased(0.0))
+    starter = SpanStarter(provider.get_tracer("t"))
+    assert starter.fast()
+    span = starter.start("s", dict(ATTRIBUTES))
+    assert not span.is_recording()
+    span.end()
+    assert not exporter.get_finished_spans()
+
+
+def test_missing_sdk_privates_fall_back_to_the_stock_way() -> None:
+    provider, _ = _provider()
+    tracer = provider.get_tracer("t")
+    # As if the SDK renamed the processors' tuple: no fast path.
+    multi = tracer.span_processor  # type: ignore[attr-defined]
+    processors = multi._span_processors
+    del multi._span_processors
+    try:
+        assert not SpanStarter(tracer).fast()
+    finally:
+        multi._span_processors = processors
+    # As if it stored a span's attributes another way: the SDK's own checks fill them.
+    provider, _ = _provider()
+    span = provider.get_tracer("t").start_span("s")
+    span._attributes = dict()  # type: ignore[attr-defined]
+    assert not fill_attributes(span, ATTRIBUTES)
+    assert not fill_attributes(trace.NonRecordingSpan(PARENT), ATTRIBUTES)
