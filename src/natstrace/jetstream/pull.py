@@ -113,10 +113,10 @@ class JetStreamPullSubscription:
             attributes[sc.MESSAGING_BATCH_MESSAGE_COUNT] = len(delivered)
             attributes[sc.JS_STREAM] = spec.stream
             attributes[sc.JS_BATCH_SIZE] = batch
-            receive = pipeline.tracer.start_span(
+            receive = pipeline.shapes.starter(pipeline.tracer).start(
                 name,
+                attributes,
                 kind=SpanKind.CLIENT,
-                attributes=attributes,  # type: ignore[arg-type]
                 links=links,
                 start_time=started_ns,
             )

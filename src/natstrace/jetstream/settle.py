@@ -220,11 +220,11 @@ class Settler:
         shared[sc.JS_OUTCOME] = outcome
         if delivery.subject:
             shared[sc.MESSAGING_DESTINATION_NAME] = delivery.subject
-        span = context.tracer.start_span(
+        span = context.shapes.starter(context.tracer).start(
             name,
+            shared,
             context=parent,
             kind=SpanKind.CLIENT,
-            attributes=shared,  # type: ignore[arg-type]
             links=links,
             start_time=started_ns,
         )

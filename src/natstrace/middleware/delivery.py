@@ -264,12 +264,8 @@ class Delivery:
             attributes[sc.NATSTRACE_CAUSATION_ID] = message.causation_id
         if self.attributes:
             attributes.update(self.attributes)
-        span = sub.tracer.start_span(
-            name,
-            context=parent,
-            kind=SpanKind.CONSUMER,
-            attributes=attributes,  # type: ignore[arg-type]
-            links=links,
+        span = shapes.starter(sub.tracer).start(
+            name, attributes, context=parent, kind=SpanKind.CONSUMER, links=links
         )
         self.span = message.span = span
         # Baggage from the producer stays visible to the handler in both policies

@@ -17,6 +17,10 @@ Unless the tracer's sampler is one of OpenTelemetry's standard ones, which decid
 without looking at attributes: then :meth:`SpanShapes.drops` tells, before any
 attribute is built, that a span will not be recorded, and it starts bare. A
 custom sampler (one that may read attributes) always gets them.
+
+:meth:`SpanShapes.starter` starts the spans: a
+:class:`~natstrace.tracing.sdk_span.SpanStarter`, which skips the SDK's re-checking
+of these attributes whenever the span comes out the same.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Tracer
 
 from natstrace.tracing import semconv as sc
+from natstrace.tracing.sdk_span import SpanStarter
 from natstrace.tracing.semconv import span_name
 
 __all__ = ["ServerAddress", "SpanShapes", "add_server_attributes"]
@@ -87,6 +92,7 @@ class SpanShapes:
     def __init__(self, server: ServerAddress) -> None:
         self._server = server
         self._rule: tuple[Tracer, int] | None = None
+        self._starter: SpanStarter | None = None
         self._shapes: dict[
             tuple[str, str, str, str],
             tuple[tuple[str | None, int | None], str, dict[str, object]],
@@ -136,3 +142,10 @@ class SpanShapes:
     def name(self, operation: str, template: str, label: str = "") -> str:
         """The span name alone, for a span that starts bare."""
         return span_name(operation, label or template)
+
+    def starter(self, tracer: Tracer) -> SpanStarter:
+        """What starts ``tracer``'s spans with the attributes from :meth:`get`."""
+        starter = self._starter
+        if starter is None or starter.tracer is not tracer:
+            starter = self._starter = SpanStarter(tracer)
+        return starter

@@ -67,11 +67,7 @@ class PublishTracing:
             attributes[sc.MESSAGING_MESSAGE_BODY_SIZE] = len(message.payload)
             if message.causation_id:
                 attributes[sc.NATSTRACE_CAUSATION_ID] = message.causation_id
-            span = self.tracer.start_span(
-                name,
-                kind=kind,
-                attributes=attributes,  # type: ignore[arg-type]
-            )
+            span = shapes.starter(self.tracer).start(name, attributes, kind=kind)
         message.span = span
         propagation.inject_span(message.headers, span)
         try:
