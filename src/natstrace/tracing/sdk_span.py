@@ -197,7 +197,7 @@ class SpanStarter:
                 start_time,
             )
         span = tracer.start_span(name, context, kind, None, links, start_time)
-        if span.is_recording() and not fill_attributes(span, attributes):
+        if not fill_attributes(span, attributes) and span.is_recording():
             # The SDK's own checks, exactly as start_span would have run them: the
             # sampler did not read the attributes and no processor looked at the span.
             span.set_attributes(attributes)  # type: ignore[arg-type]
