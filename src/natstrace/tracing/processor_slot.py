@@ -15,23 +15,50 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 __all__ = ["SpanProcessorSlot"]
 
 
+def _ignore_start(span: Span, parent_context: Context | None = None) -> None:
+    """An empty slot's ``on_start``: spans go nowhere."""
+
+
+def _ignore_end(span: ReadableSpan) -> None:
+    """An empty slot's ``on_end``: spans go nowhere."""
+
+
 class SpanProcessorSlot(SpanProcessor):
-    """Hands spans to the processor in it now; without one, spans go nowhere."""
+    """Hands spans to the processor in it now; without one, spans go nowhere.
+
+    ``on_start`` and ``on_end`` are the processor's own bound methods, set when it is
+    put in: every span starts and ends with one call less than through a method
+    of the slot that looks up the processor and passes the span on.
+    """
 
     def __init__(self, processor: SpanProcessor | None = None) -> None:
-        self.processor = processor
+        self.processor: SpanProcessor | None = None
+        """The processor spans go to (``None``: nowhere). Read only: put one in with
+        :meth:`replace`, which also rebinds ``on_start`` and ``on_end``."""
+        self.replace(processor)
 
     def replace(self, processor: SpanProcessor | None) -> SpanProcessor | None:
         """Put ``processor`` in; return the one that was there (the caller stops it)."""
         previous, self.processor = self.processor, processor
+        # Instance attributes win over the methods below for the SDK's calls. A span
+        # started or ended meanwhile in another thread goes to the old processor or
+        # the new one, as it did when the methods read the processor on each call.
+        if processor is None:
+            self.on_start = _ignore_start  # type: ignore[method-assign]
+            self.on_end = _ignore_end  # type: ignore[method-assign]
+        else:
+            self.on_start = processor.on_start  # type: ignore[method-assign]
+            self.on_end = processor.on_end  # type: ignore[method-assign]
         return previous
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        # Shadowed per instance by replace(); kept for the SpanProcessor interface.
         processor = self.processor
         if processor is not None:
             processor.on_start(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
+        # Shadowed per instance by replace(); kept for the SpanProcessor interface.
         processor = self.processor
         if processor is not None:
             processor.on_end(span)

@@ -50,7 +50,6 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import Link, Span, SpanKind, Tracer
 
 from natstrace.tracing.processor_slot import SpanProcessorSlot
-from natstrace.tracing.setup import BoundedBatchSpanProcessor
 
 __all__ = ["SpanStarter", "fill_attributes", "reads_no_attributes"]
 
@@ -69,9 +68,9 @@ _QUIET_STARTS: Final = (
     SpanProcessor.on_start,
     BatchSpanProcessor.on_start,
     SimpleSpanProcessor.on_start,
-    # Hands on_start to its BatchSpanProcessor.
-    BoundedBatchSpanProcessor.on_start,
 )
+"""``on_start`` methods that do nothing. natstrace's ``BoundedBatchSpanProcessor``
+inherits the base class's."""
 _MULTI_STARTS: Final = (
     SynchronousMultiSpanProcessor.on_start,
     ConcurrentMultiSpanProcessor.on_start,
