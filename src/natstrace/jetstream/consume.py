@@ -126,12 +126,15 @@ class JetStreamConsumer:
         # Clocks of server and client differ a little; never a negative latency.
         latency = max(0.0, time() - meta.timestamp.timestamp())
         metrics = self.pipeline.metrics
+        span = delivery.span
+        # The exemplars mark the process span directly: it need not be current here.
         metrics.record_delivery(
             spec.template,
             spec.group,
             latency,
             meta.num_delivered > 1,
-            delivery.span.get_span_context(),
+            span.get_span_context(),
+            span,
         )
         metrics.set_consumer_pending(meta.stream, spec.consumer_label, meta.num_pending)
 

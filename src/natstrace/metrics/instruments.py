@@ -249,16 +249,20 @@ class NatstraceMetrics:
         latency: float | None,
         redelivered: bool,
         span_context: SpanContext,
+        span: Span | None = None,
     ) -> None:
         """Observe a JetStream message's delivery latency (store time to processing
-        start) and count it if it is a redelivery."""
+        start) and count it if it is a redelivery.
+
+        ``span``: the span an exemplar marks, when the caller has it at hand; else the
+        current span (see :mod:`.exemplars`)."""
         trace_id = exemplar_of(span_context)
         if latency is not None:
             self.delivery_latency.labels(self.service_name, template, group).observe(
-                latency, trace_id
+                latency, trace_id, span
             )
         if redelivered:
-            self.redeliveries.labels(self.service_name, template, group).inc(trace_id)
+            self.redeliveries.labels(self.service_name, template, group).inc(trace_id, span=span)
 
     def record_settlement(
         self,

@@ -82,12 +82,15 @@ class Counter:
         self.value = 0.0
         self.exemplar: _TraceExemplar | None = None
 
-    def inc(self, trace_id: int | None = None, amount: float = 1.0) -> None:
-        """Add ``amount``; remember ``trace_id`` as the exemplar when given."""
+    def inc(
+        self, trace_id: int | None = None, amount: float = 1.0, span: Span | None = None
+    ) -> None:
+        """Add ``amount``; remember ``trace_id`` as the exemplar when given (marking
+        ``span``, default: the current span, see :mod:`.exemplars`)."""
         with self._lock:
             self.value += amount
         if trace_id is not None:
-            self.exemplar = _next_exemplar(self.exemplar, trace_id, amount) or self.exemplar
+            self.exemplar = _next_exemplar(self.exemplar, trace_id, amount, span) or self.exemplar
 
 
 class Histogram:

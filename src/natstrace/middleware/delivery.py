@@ -221,12 +221,8 @@ class Delivery:
         sub.in_flight.inc()
         self._started = perf_counter()
         if sub.on_start is not None:
-            # Current while its metrics are recorded: an exemplar marks the current span.
-            token = otel_context.attach(self._context)  # type: ignore[arg-type]
-            try:
-                sub.on_start(self)
-            finally:
-                otel_context.detach(token)
+            # Not made current for it: its exemplars mark self.span directly.
+            sub.on_start(self)
         return message
 
     def _open_span(self, message: IncomingMessage, msg: Msg) -> None:
