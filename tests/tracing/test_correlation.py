@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 import pytest
 
 import natstrace
-from natstrace.tracing.correlation import MAX_ID_LENGTH, is_valid_id
+from natstrace.tracing import correlation
+from natstrace.tracing.correlation import MAX_ID_LENGTH, Correlation, is_valid_id
 
 
 async def test_scope_follows_awaits_and_tasks_and_ends_with_the_block() -> None:
@@ -90,3 +92,19 @@ def test_message_ids_are_unique_valid_and_differ_in_a_forked_child() -> None:
     os.waitpid(pid, 0)
     parent_id = new_message_id()
     assert child_id[:16] != parent_id[:16], "a forked child must draw its own prefix"
+
+
+@pytest.mark.parametrize(
+    "ids", [("c", "m", None), ("c", "m", "cause"), ("same", "same", "same")], ids=str
+)
+def test_a_handled_messages_correlation_is_the_one_the_class_makes(
+    ids: tuple[str, str, str | None],
+) -> None:
+    made, handled = Correlation(*ids), correlation.handled(*ids)
+    assert type(handled) is Correlation
+    assert handled == made
+    assert hash(handled) == hash(made)
+    assert repr(handled) == repr(made)
+    assert (handled.correlation_id, handled.message_id, handled.causation_id) == ids
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        handled.message_id = "changed"  # type: ignore[misc]

@@ -103,6 +103,8 @@ class Subscriber:
         self.group = group
         self.on_start = on_start
         self.in_flight = metrics.in_flight_gauge(template, group)
+        # The name of a process span that starts bare (not recorded): made once here.
+        self.process_name = shapes.name(sc.PROCESS, template)
 
     def delivery(self, msg: Msg, headers: IncomingHeaders | None = None) -> Delivery:
         """A new, not yet started delivery of ``msg`` (headers validated here unless given)."""
@@ -200,7 +202,7 @@ class Delivery:
         # the identity it gets here is what its handler's publishes share and name.
         message_id = headers.message_id or new_message_id()
         correlation_id = headers.correlation_id or message_id
-        self.correlation = Correlation(correlation_id, message_id, headers.causation_id)
+        self.correlation = correlation.handled(correlation_id, message_id, headers.causation_id)
         # Positional: a dataclass with defaults takes keywords at twice the cost.
         message = IncomingMessage(
             msg,
@@ -227,7 +229,9 @@ class Delivery:
 
     def _open_span(self, message: IncomingMessage, msg: Msg) -> None:
         sub = self.subscriber
-        incoming = self.producer_context()
+        incoming = self._producer
+        if incoming is None:  # producer_context(), inlined: this runs for every message
+            incoming = self._producer = propagation.extract(self.headers.trace, validated=True)
         trusted = sub.trusted
         policy = sub.policy
         as_parent = trusted and (
@@ -245,9 +249,7 @@ class Delivery:
         parent = incoming if as_parent else _ROOT
         shapes = sub.shapes
         if shapes.drops(sub.tracer, parent):
-            span = sub.tracer.start_span(
-                shapes.name(sc.PROCESS, sub.template), context=parent, kind=SpanKind.CONSUMER
-            )
+            span = sub.tracer.start_span(sub.process_name, context=parent, kind=SpanKind.CONSUMER)
             self.span = message.span = span
             self._context = trace.set_span_in_context(span, incoming)
             return

