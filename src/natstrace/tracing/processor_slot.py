@@ -32,14 +32,17 @@ class SpanProcessorSlot(SpanProcessor):
     """
 
     def __init__(self, processor: SpanProcessor | None = None) -> None:
-        self.processor: SpanProcessor | None = None
-        """The processor spans go to (``None``: nowhere). Read only: put one in with
-        :meth:`replace`, which also rebinds ``on_start`` and ``on_end``."""
+        self._processor: SpanProcessor | None = None
         self.replace(processor)
+
+    @property
+    def processor(self) -> SpanProcessor | None:
+        """The processor spans go to (``None``: nowhere); put one in with :meth:`replace`."""
+        return self._processor
 
     def replace(self, processor: SpanProcessor | None) -> SpanProcessor | None:
         """Put ``processor`` in; return the one that was there (the caller stops it)."""
-        previous, self.processor = self.processor, processor
+        previous, self._processor = self._processor, processor
         # Instance attributes win over the methods below for the SDK's calls. A span
         # started or ended meanwhile in another thread goes to the old processor or
         # the new one, as it did when the methods read the processor on each call.
@@ -53,13 +56,13 @@ class SpanProcessorSlot(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         # Shadowed per instance by replace(); kept for the SpanProcessor interface.
-        processor = self.processor
+        processor = self._processor
         if processor is not None:
             processor.on_start(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
         # Shadowed per instance by replace(); kept for the SpanProcessor interface.
-        processor = self.processor
+        processor = self._processor
         if processor is not None:
             processor.on_end(span)
 
@@ -70,5 +73,5 @@ class SpanProcessorSlot(SpanProcessor):
             processor.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        processor = self.processor
+        processor = self._processor
         return processor.force_flush(timeout_millis) if processor is not None else True
