@@ -204,9 +204,7 @@ class NatstraceMetrics:
         if series is None:
             labels = (self.service_name, NATS, operation, template, error_type)
             series = self._timed.setdefault(key, self.operation_duration.labels(*labels))
-        # exemplar_of, inlined: this runs for every message.
-        flags = span_context.trace_flags
-        series.observe(duration, span_context.trace_id if flags & _SAMPLED else None)
+        series.observe(duration, exemplar_of(span_context))
 
     def record_process(
         self,
@@ -226,8 +224,7 @@ class NatstraceMetrics:
         if series is None:
             labels = (self.service_name, NATS, PROCESS, template, group, error_type)
             series = self._timed.setdefault(key, self.process_duration.labels(*labels))
-        flags = span_context.trace_flags
-        series.observe(duration, span_context.trace_id if flags & _SAMPLED else None, span)
+        series.observe(duration, exemplar_of(span_context), span)
 
     def in_flight_gauge(self, template: str, group: str) -> InFlight:
         """The in-flight gauge of one subscription."""

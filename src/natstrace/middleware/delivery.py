@@ -229,9 +229,7 @@ class Delivery:
 
     def _open_span(self, message: IncomingMessage, msg: Msg) -> None:
         sub = self.subscriber
-        incoming = self._producer
-        if incoming is None:  # producer_context(), inlined: this runs for every message
-            incoming = self._producer = propagation.extract(self.headers.trace, validated=True)
+        incoming = self.producer_context()
         trusted = sub.trusted
         policy = sub.policy
         as_parent = trusted and (
