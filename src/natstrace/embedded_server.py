@@ -62,6 +62,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+_BIND_ATTEMPTS = 3
+
+
+class _PortTakenError(RuntimeError):
+    """nats-server could not bind its client port: another process holds it."""
+
+
 class EmbeddedNatsServer:
     """A ``nats-server`` child process on loopback.
 
@@ -88,6 +95,11 @@ class EmbeddedNatsServer:
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
+        # A port picked here may be taken by someone else before the server binds
+        # it; then start() picks another (only before the first start: a restart
+        # keeps its port for the clients that reconnect to it).
+        self._may_move = not port
+        self._log_start = 0
         self.name = name or f"natstrace-{self.port}"
         self.jetstream = jetstream
         self.monitor_port = monitor_port
@@ -121,23 +133,37 @@ class EmbeddedNatsServer:
         """Start the server and wait until it accepts client connections."""
         if self.running:
             return self
+        for attempt in range(1, _BIND_ATTEMPTS + 1):
+            self._launch()
+            try:
+                self._wait_ready(timeout)
+                break
+            except _PortTakenError:
+                if not self._may_move or attempt == _BIND_ATTEMPTS:
+                    raise
+                self.port = free_port(self.host)
+        self._may_move = False
+        return self
+
+    def _launch(self) -> None:
         config_path = Path(self._own_dir) / "nats-server.conf"
         config_path.write_text(self._config_text())
         with self.log_file.open("ab") as log:
+            self._log_start = log.tell()
             self._process = subprocess.Popen(
                 [find_nats_server(), "-c", str(config_path)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        self._wait_ready(timeout)
-        return self
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
-                raise RuntimeError(f"nats-server exited early:\n{self.log_tail()}")
+                self._process = None
+                error = _PortTakenError if self._bind_failed() else RuntimeError
+                raise error(f"nats-server exited early:\n{self.log_tail()}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.2) as sock:
                     if sock.recv(4).startswith(b"INFO"):
@@ -146,6 +172,11 @@ class EmbeddedNatsServer:
                 time.sleep(0.02)
         self.stop()
         raise TimeoutError(f"nats-server not ready after {timeout}s:\n{self.log_tail()}")
+
+    def _bind_failed(self) -> bool:
+        with self.log_file.open("rb") as log:
+            log.seek(self._log_start)
+            return b"address already in use" in log.read()
 
     def log_tail(self, lines: int = 20) -> str:
         """The last lines the server logged (for error messages)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from google.protobuf.json_format import Parse
@@ -21,8 +22,14 @@ def test_the_demo_finishes_and_reports_where_everything_is(demo_run: DemoRun) ->
     assert f"Demo finished: {ORDERS} orders placed" in out
     assert "completed, 1 cancelled (compensated)" in out
     assert f"Traces: {demo_run.trace_file}" in out
-    for service in SERVICES:
-        assert f"  {service:<13}http://localhost:" in out
+    # Each service bound a free port of its own and reported it.
+    ports = {
+        service: re.search(rf"  {service:<13}http://localhost:(\d+)/metrics", out)
+        for service in SERVICES
+    }
+    assert all(ports.values()), out
+    numbers = {int(match.group(1)) for match in ports.values() if match}
+    assert len(numbers) == len(SERVICES) and 0 not in numbers
     assert "One workflow, order-" in out and "-0003 (its payment was declined" in out
     assert "orchestrator  send inventory.release" in out
     assert "Never consumed: orders.audit from orders, 6 message(s)" in out

@@ -3,7 +3,6 @@ a trace context is handed out inside its ``process`` span."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from itertools import count
 
@@ -25,7 +24,8 @@ async def test_kv_watch_sees_updates(traced: Traced) -> None:
         await kv.delete("order.7")
         seen = []
         while len(seen) < 3:
-            entry = await asyncio.wait_for(watcher.updates(timeout=2), 3)
+            # A deadline for a loaded machine, not a pace: a lost update never comes.
+            entry = await watcher.updates(timeout=10)
             if entry is not None:
                 seen.append((entry.key, entry.value, entry.operation))
         assert [(key, value) for key, value, _ in seen] == [

@@ -29,7 +29,6 @@ from natstrace.demo.processes import Child, ChildFailedError
 from natstrace.demo.progress import ProgressDisplay, Tally
 from natstrace.demo.report import RunSummary, print_report
 from natstrace.demo.telemetry import trace_target
-from natstrace.embedded_server import free_port
 
 __all__ = ["run_demo"]
 
@@ -112,7 +111,10 @@ class _Run:
         base = self.options.metrics_port
         if base is not None:
             return [base + offset for offset in range(len(SERVICES))]
-        return [free_port() for _ in SERVICES]
+        # Each service binds a free port itself and reports it when ready: a port
+        # chosen here could be taken (say, as a connection's local port) before
+        # the service binds it.
+        return [0 for _ in SERVICES]
 
     async def _start_services(self, url: str) -> None:
         run_id = secrets.token_hex(2)

@@ -47,7 +47,9 @@ def parse_service_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--nats-url", default="nats://localhost:4222")
     parser.add_argument("--run-id", default="demo", help="tag in this run's order IDs")
     parser.add_argument("--trace-file", help="OTLP JSON lines file for spans")
-    parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics here")
+    parser.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics here (0: a free port)"
+    )
     parser.add_argument("--metrics-addr", default="localhost")
     parser.add_argument("--orders", type=int, default=0, help="orders: how many; 0 unbounded")
     parser.add_argument("--interval", type=float, default=0.1, help="orders: seconds apart")
@@ -132,15 +134,13 @@ def run_service(name: str, start: Start, argv: Sequence[str] | None = None) -> i
     )
     natstrace.enable_log_correlation()
     target = trace_target(options.trace_file)
-    configure_service(name, target, options.metrics_port, options.metrics_addr)
-    metrics = (
-        f"http://{options.metrics_addr}:{options.metrics_port}/metrics"
-        if options.metrics_port is not None
-        else ""
-    )
+    server = configure_service(name, target, options.metrics_port, options.metrics_addr)
+    metrics = "" if server is None else f"http://{options.metrics_addr}:{server.address[1]}/metrics"
     try:
         asyncio.run(_serve(name, start, options, metrics))
     finally:
+        if server is not None:
+            server.shutdown()
         flushed = natstrace.shutdown(SPAN_FLUSH_TIMEOUT)
         _log.info("%s stopped (spans flushed: %s)", name, flushed)
     return 0

@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 import natstrace
 from natstrace.config import Settings
 from natstrace.flow import DEFAULT_TRACE_FILE, JsonLinesSpanExporter
+from natstrace.metrics import MetricsServer, start_http_server
 
 __all__ = ["TraceTarget", "configure_service", "trace_target"]
 
@@ -39,17 +40,20 @@ def trace_target(trace_file: str | None, settings: Settings | None = None) -> Tr
 
 def configure_service(
     name: str, target: TraceTarget, metrics_port: int | None, metrics_addr: str
-) -> None:
-    """``natstrace.configure`` for service ``name``: its own ``service.name``, its
-    own metrics endpoint, spans to ``target``."""
+) -> MetricsServer | None:
+    """``natstrace.configure`` for service ``name``: its own ``service.name``, spans
+    to ``target``, and its own metrics endpoint when ``metrics_port`` is given
+    (``0``: a free port, bound here, so no other process can take it between
+    choosing and binding; the returned server knows which)."""
     settings = dataclasses.replace(Settings.from_env(), prometheus_host=metrics_addr)
     to_file = target.file is not None and target.otlp_endpoint is None
     exporter = JsonLinesSpanExporter(target.file) if to_file and target.file else None
-    natstrace.configure(
-        service_name=name, settings=settings, span_exporter=exporter, metrics_port=metrics_port
-    )
+    natstrace.configure(service_name=name, settings=settings, span_exporter=exporter)
     if target.file is not None and target.otlp_endpoint is not None:
         # Both asked for: configure() built the OTLP pipeline; the file is a second one.
         provider = trace.get_tracer_provider()
         if isinstance(provider, TracerProvider):
             provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(target.file)))
+    if metrics_port is None:
+        return None
+    return start_http_server(metrics_port, metrics_addr)
