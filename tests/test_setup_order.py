@@ -155,3 +155,97 @@ def test_another_service_name_after_shutdown_says_what_to_do(
     error = str(out["error"])
     assert "'orders'" in error and "'billing'" in error
     assert "service_name='orders'" in error
+
+
+WATCH = """
+from opentelemetry.attributes import _clean_attribute_value
+from opentelemetry.sdk.trace import Tracer
+from natstrace.middleware.spans import SpanShapes
+
+
+def watching(code, within=None):
+    '''Calls of ``code`` (made inside a call of ``within``, if given) while profiled.'''
+    calls = []
+
+    def inside(frame):
+        while frame is not None:
+            if frame.f_code is within:
+                return True
+            frame = frame.f_back
+        return False
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code is code and (within is None or inside(frame)):
+            calls.append(frame.f_code.co_name)
+
+    return calls, profile
+"""
+
+
+def test_instrument_before_configure_starts_spans_the_fast_way(
+    tmp_path: Path, nats_server: EmbeddedNatsServer
+) -> None:
+    # The client got a stand-in tracer; once configure() installed the provider,
+    # spans start on its tracer, without the SDK re-checking natstrace's attributes.
+    out = _run(
+        tmp_path,
+        nats_server,
+        WATCH
+        + textwrap.dedent(
+            """
+        async def main():
+            nc = natstrace.instrument(await nats.connect(URL))  # before configure()
+            await round_trip(nc, "early.before")
+            exporter = InMemorySpanExporter()
+            natstrace.configure(service_name="orders", span_exporter=exporter)
+            checks, profile = watching(
+                _clean_attribute_value.__code__, within=Tracer.start_span.__code__
+            )
+            sys.setprofile(profile)
+            await round_trip(nc, "early.fast")
+            sys.setprofile(None)
+            await nc.drain()
+            natstrace.shutdown()
+            print(json.dumps({
+                "checks": len(checks),
+                "spans": sorted((s.name, s.attributes.get("messaging.destination.name"))
+                                for s in exporter.get_finished_spans()),
+            }))
+        """
+        ),
+    )
+    assert out["spans"] == [["process early.fast", "early.fast"], ["send early.fast", "early.fast"]]
+    assert out["checks"] == 0
+
+
+def test_instrument_before_configure_builds_no_attributes_for_dropped_spans(
+    tmp_path: Path, nats_server: EmbeddedNatsServer
+) -> None:
+    out = _run(
+        tmp_path,
+        nats_server,
+        WATCH
+        + textwrap.dedent(
+            """
+        from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+        async def main():
+            nc = natstrace.instrument(await nats.connect(URL))  # before configure()
+            await round_trip(nc, "early.before")
+            exporter = InMemorySpanExporter()
+            natstrace.configure(service_name="orders", span_exporter=exporter, sampler=ALWAYS_OFF)
+            built, profile = watching(SpanShapes.get.__code__)
+            sys.setprofile(profile)
+            await round_trip(nc, "early.off")
+            sys.setprofile(None)
+            await nc.drain()
+            natstrace.shutdown()
+            print(json.dumps({
+                "built": len(built),
+                "spans": len(exporter.get_finished_spans()),
+                "sent": sent(REGISTRY, "orders", "early.off"),
+            }))
+        """
+        ),
+    )
+    assert out == {"built": 0, "spans": 0, "sent": 1}

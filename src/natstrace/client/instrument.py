@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Final
 
-from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 
 from natstrace.client.instrumented import InstrumentedClient
@@ -18,19 +16,12 @@ from natstrace.lifecycle import current_settings, default_metrics
 from natstrace.metrics.instruments import NatstraceMetrics
 from natstrace.middleware.chain import ClientChains
 from natstrace.middleware.contract import HandleMiddleware, PublishMiddleware
-from natstrace.tracing.semconv import INSTRUMENTATION_NAME, SCHEMA_URL
+from natstrace.tracing.tracer import natstrace_tracer
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
 
 __all__ = ["INSTRUMENT_OPTIONS", "instrument"]
-
-
-def _version() -> str:
-    try:
-        return version("natstrace")
-    except PackageNotFoundError:
-        return "0"
 
 
 def instrument(
@@ -82,8 +73,7 @@ def instrument(
     # second time: the wrapper made here does.
     claim(nc)
     settings = current_settings()
-    provider = tracer_provider or trace.get_tracer_provider()
-    tracer = provider.get_tracer(INSTRUMENTATION_NAME, _version(), schema_url=SCHEMA_URL)
+    tracer = natstrace_tracer(tracer_provider)
     templates = SubjectTemplates(
         settings.subject_templates if subject_templates is None else subject_templates,
         subject_template,

@@ -35,6 +35,7 @@ from opentelemetry.trace import Tracer
 from natstrace.tracing import semconv as sc
 from natstrace.tracing.sdk_span import SpanStarter
 from natstrace.tracing.semconv import span_name
+from natstrace.tracing.tracer import installed_tracer, is_stand_in
 
 __all__ = ["ServerAddress", "SpanShapes", "add_server_attributes"]
 
@@ -92,7 +93,8 @@ class SpanShapes:
     def __init__(self, server: ServerAddress) -> None:
         self._server = server
         self._rule: tuple[Tracer, int] | None = None
-        self._starter: SpanStarter | None = None
+        # Keyed by the tracer given, which may be a stand-in for the one spans start on.
+        self._starter: tuple[Tracer, SpanStarter] | None = None
         self._shapes: dict[
             tuple[str, str, str, str],
             tuple[tuple[str | None, int | None], str, dict[str, object]],
@@ -128,7 +130,10 @@ class SpanShapes:
         its span is the parent) is certain not to be recorded."""
         rule = self._rule
         if rule is None or rule[0] is not tracer:
-            rule = self._rule = (tracer, _sampling_rule(tracer))
+            real = installed_tracer(tracer)
+            rule = (tracer, _sampling_rule(real))
+            if not is_stand_in(real):
+                self._rule = rule
         kind = rule[1]
         if kind == _UNKNOWN:
             return False
@@ -144,8 +149,13 @@ class SpanShapes:
         return span_name(operation, label or template)
 
     def starter(self, tracer: Tracer) -> SpanStarter:
-        """What starts ``tracer``'s spans with the attributes from :meth:`get`."""
-        starter = self._starter
-        if starter is None or starter.tracer is not tracer:
-            starter = self._starter = SpanStarter(tracer)
+        """What starts ``tracer``'s spans with the attributes from :meth:`get` (a
+        stand-in's on the tracer of the provider installed since, when there is one)."""
+        cached = self._starter
+        if cached is not None and cached[0] is tracer:
+            return cached[1]
+        real = installed_tracer(tracer)
+        starter = SpanStarter(real)
+        if not is_stand_in(real):
+            self._starter = (tracer, starter)
         return starter
