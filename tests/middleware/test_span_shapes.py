@@ -71,3 +71,24 @@ async def test_a_custom_sampler_sees_the_attributes(nats_server: EmbeddedNatsSer
     operations = [seen["messaging.operation.name"] for seen in sampler.seen]
     assert operations == ["send", "process"]
     assert all(seen["messaging.destination.name"] == "shape.in" for seen in sampler.seen)
+
+
+class _SeeingParentBased(ParentBased):
+    """ParentBased's description, a decision of its own that reads the attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(ALWAYS_OFF)
+        self.seen = SeeingSampler()
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> Any:
+        return self.seen.should_sample(*args, **kwargs)
+
+
+async def test_a_standard_samplers_subclass_with_its_own_decision_sees_the_attributes(
+    nats_server: EmbeddedNatsServer,
+) -> None:
+    sampler = _SeeingParentBased()
+    assert sampler.get_description() == ParentBased(ALWAYS_OFF).get_description()
+    await _round_trip(nats_server, sampler)
+    operations = [seen.get("messaging.operation.name") for seen in sampler.seen.seen]
+    assert operations == ["send", "process"]

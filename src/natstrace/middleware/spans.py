@@ -33,7 +33,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Tracer
 
 from natstrace.tracing import semconv as sc
-from natstrace.tracing.sdk_span import SpanStarter
+from natstrace.tracing.sdk_span import SpanStarter, reads_no_attributes
 from natstrace.tracing.semconv import span_name
 from natstrace.tracing.tracer import installed_tracer, is_stand_in
 
@@ -73,9 +73,10 @@ _UNKNOWN: Final = 3
 
 
 def _sampling_rule(tracer: Tracer) -> int:
-    # Recognised by their descriptions: public, and exact for the SDK's own samplers.
+    # Recognised by their descriptions: public, and exact for the SDK's own samplers,
+    # once a subclass deciding its own way (which may read attributes) is ruled out.
     sampler = getattr(tracer, "sampler", None)
-    if sampler is None:
+    if sampler is None or not reads_no_attributes(sampler):
         return _UNKNOWN
     description = sampler.get_description()
     if description == _ALWAYS_OFF:
