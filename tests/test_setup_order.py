@@ -179,6 +179,22 @@ def watching(code, within=None):
             calls.append(frame.f_code.co_name)
 
     return calls, profile
+
+
+async def watched_after_late_configure(subject, code, within=None, **options):
+    '''Instrument, round trip, configure(**options), then one round trip on ``subject``
+    watched for calls of ``code``: those calls, and the spans exported.'''
+    nc = natstrace.instrument(await nats.connect(URL))  # before configure()
+    await round_trip(nc, "early.before")
+    exporter = InMemorySpanExporter()
+    natstrace.configure(service_name="orders", span_exporter=exporter, **options)
+    calls, profile = watching(code, within)
+    sys.setprofile(profile)
+    await round_trip(nc, subject)
+    sys.setprofile(None)
+    await nc.drain()
+    natstrace.shutdown()
+    return calls, exporter.get_finished_spans()
 """
 
 
@@ -194,22 +210,13 @@ def test_instrument_before_configure_starts_spans_the_fast_way(
         + textwrap.dedent(
             """
         async def main():
-            nc = natstrace.instrument(await nats.connect(URL))  # before configure()
-            await round_trip(nc, "early.before")
-            exporter = InMemorySpanExporter()
-            natstrace.configure(service_name="orders", span_exporter=exporter)
-            checks, profile = watching(
-                _clean_attribute_value.__code__, within=Tracer.start_span.__code__
+            checks, spans = await watched_after_late_configure(
+                "early.fast", _clean_attribute_value.__code__, Tracer.start_span.__code__
             )
-            sys.setprofile(profile)
-            await round_trip(nc, "early.fast")
-            sys.setprofile(None)
-            await nc.drain()
-            natstrace.shutdown()
             print(json.dumps({
                 "checks": len(checks),
                 "spans": sorted((s.name, s.attributes.get("messaging.destination.name"))
-                                for s in exporter.get_finished_spans()),
+                                for s in spans),
             }))
         """
         ),
@@ -230,19 +237,12 @@ def test_instrument_before_configure_builds_no_attributes_for_dropped_spans(
         from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
         async def main():
-            nc = natstrace.instrument(await nats.connect(URL))  # before configure()
-            await round_trip(nc, "early.before")
-            exporter = InMemorySpanExporter()
-            natstrace.configure(service_name="orders", span_exporter=exporter, sampler=ALWAYS_OFF)
-            built, profile = watching(SpanShapes.get.__code__)
-            sys.setprofile(profile)
-            await round_trip(nc, "early.off")
-            sys.setprofile(None)
-            await nc.drain()
-            natstrace.shutdown()
+            built, spans = await watched_after_late_configure(
+                "early.off", SpanShapes.get.__code__, sampler=ALWAYS_OFF
+            )
             print(json.dumps({
                 "built": len(built),
-                "spans": len(exporter.get_finished_spans()),
+                "spans": len(spans),
                 "sent": sent(REGISTRY, "orders", "early.off"),
             }))
         """
