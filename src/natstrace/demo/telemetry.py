@@ -46,6 +46,9 @@ def configure_service(
     (``0``: a free port, bound here, so no other process can take it between
     choosing and binding; the returned server knows which)."""
     settings = dataclasses.replace(Settings.from_env(), prometheus_host=metrics_addr)
+    if metrics_port is not None:
+        # Served below, on that port: not a second time where OTEL_METRICS_EXPORTER says.
+        settings = dataclasses.replace(settings, metrics_exporter=())
     to_file = target.file is not None and target.otlp_endpoint is None
     exporter = JsonLinesSpanExporter(target.file) if to_file and target.file else None
     natstrace.configure(service_name=name, settings=settings, span_exporter=exporter)
