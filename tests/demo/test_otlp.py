@@ -29,3 +29,19 @@ def test_spans_go_to_the_otlp_endpoint(otlp_receiver: OtlpReceiver, tmp_path: Pa
     assert {span.service_name for span in otlp_receiver.spans} == set(SERVICES)
     assert not (tmp_path / "natstrace-traces.jsonl").exists()
     assert demo.left_behind() == []
+
+
+def test_services_serve_metrics_once_under_the_prometheus_exporter_variable(
+    tmp_path: Path,
+) -> None:
+    # Each service serves its metrics on its own port; the variable must not make all
+    # five contend for its default port as well.
+    demo = DemoProcess.start(
+        ["--orders", "2", "--interval", "0.02"],
+        cwd=tmp_path,
+        env={"OTEL_METRICS_EXPORTER": "prometheus"},
+    )
+    returncode, output = demo.finish(timeout=30)
+    assert returncode == 0, output
+    assert "Demo finished: 2 orders placed" in output
+    assert demo.left_behind() == []
