@@ -34,7 +34,7 @@ from natstrace.config import Settings
 from natstrace.embedded_server import EmbeddedNatsServer, free_port
 from natstrace.metrics import NatstraceMetrics
 from natstrace.tracing.export import OtlpSettings, OtlpSpanExporter
-from natstrace.tracing.setup import BoundedBatchSpanProcessor, build_span_processor
+from natstrace.tracing.setup import build_span_processor
 
 PAYLOAD = b"x" * 256
 WINDOW = 5_000
@@ -80,7 +80,7 @@ class _Pipeline:
             settings=OtlpSettings(protocol="http/protobuf", endpoint=endpoint, timeout=2)
         )
         processor = build_span_processor(Settings(), exporter, self.metrics.count_spans_dropped)
-        self.processor: BoundedBatchSpanProcessor = processor
+        self.processor = processor
         self.open_spans = _OpenSpans()
         self.provider = TracerProvider()
         self.provider.add_span_processor(self.open_spans)

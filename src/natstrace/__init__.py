@@ -34,12 +34,13 @@ from natstrace.middleware.contract import (
 )
 from natstrace.tracing.correlation import Correlation, InvalidIdError, correlation_scope
 from natstrace.tracing.correlation import current as current_correlation
-from natstrace.tracing.export import OtlpSpanExporter
+from natstrace.tracing.export import EncodingSpanProcessor, OtlpSpanExporter
 from natstrace.tracing.log_correlation import TraceContextFilter, enable_log_correlation
 
 __all__ = [
     "ConsumerSpanPolicy",
     "Correlation",
+    "EncodingSpanProcessor",
     "HandleApp",
     "HandleMiddleware",
     "IncomingMessage",

@@ -3,10 +3,10 @@
 Every environment variable natstrace reads is named in this module. Variables that
 the OpenTelemetry SDK and exporters read themselves (``OTEL_TRACES_SAMPLER``,
 ``OTEL_TRACES_SAMPLER_ARG``, ``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_EXPORTER_OTLP_HEADERS``,
-``OTEL_BSP_SCHEDULE_DELAY``, ``OTEL_BSP_EXPORT_TIMEOUT``, ``OTEL_RESOURCE_ATTRIBUTES``,
-``OTEL_PROPAGATORS``) keep their standard meaning and are left to them. The span
-queue's bound (``OTEL_BSP_MAX_QUEUE_SIZE``) and batch size are read here, because
-natstrace enforces the bound itself (see :mod:`natstrace.tracing.setup`).
+``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_PROPAGATORS``) keep their standard meaning and
+are left to them. The span queue's bound (``OTEL_BSP_MAX_QUEUE_SIZE``), batch size
+and schedule delay are read here, because natstrace's span processors enforce and
+use them (see :mod:`natstrace.tracing.setup`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ OTEL_EXPORTER_PROMETHEUS_HOST = "OTEL_EXPORTER_PROMETHEUS_HOST"
 OTEL_EXPORTER_PROMETHEUS_PORT = "OTEL_EXPORTER_PROMETHEUS_PORT"
 OTEL_BSP_MAX_QUEUE_SIZE = "OTEL_BSP_MAX_QUEUE_SIZE"
 OTEL_BSP_MAX_EXPORT_BATCH_SIZE = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
+OTEL_BSP_SCHEDULE_DELAY = "OTEL_BSP_SCHEDULE_DELAY"
 # The OTLP exporter's settings, each with a ``_TRACES_`` variant that wins
 # (read by natstrace.tracing.export.otlp_settings).
 OTEL_EXPORTER_OTLP_HEADERS = "OTEL_EXPORTER_OTLP_HEADERS"
@@ -132,6 +133,10 @@ class Settings:
     span_batch_size: int = 512
     """``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``: spans per export (capped at the queue size)."""
 
+    span_schedule_delay: float = 5.0
+    """``OTEL_BSP_SCHEDULE_DELAY`` (milliseconds): seconds the export worker waits for
+    a full batch before it sends what it has."""
+
     baggage_allowlist: tuple[str, ...] = ()
     """``NATSTRACE_BAGGAGE_ALLOWLIST``: comma-separated baggage keys that may cross into
     an untrusted subscription's handler (``trust="untrusted"``); all others are dropped."""
@@ -186,6 +191,7 @@ class Settings:
             subject_templates=_names(env.get(NATSTRACE_SUBJECT_TEMPLATES)),
             span_queue_size=_positive(env, OTEL_BSP_MAX_QUEUE_SIZE, 2048),
             span_batch_size=_positive(env, OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
+            span_schedule_delay=_positive(env, OTEL_BSP_SCHEDULE_DELAY, 5000) / 1000,
             baggage_allowlist=_names(env.get(NATSTRACE_BAGGAGE_ALLOWLIST)),
             otlp_encoder=encoder,
         )

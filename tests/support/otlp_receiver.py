@@ -118,6 +118,12 @@ class OtlpReceiver:
     def http_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
+    def endpoint(self, protocol: str) -> str:
+        """The traces endpoint for an exporter of ``protocol`` (``grpc`` or ``http/protobuf``)."""
+        if protocol == "grpc":
+            return self.grpc_endpoint
+        return f"{self.http_endpoint}/v1/traces"
+
     def start(self) -> OtlpReceiver:
         self._grpc.start()
         self._http_thread.start()

@@ -18,11 +18,8 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
     OTLPSpanExporter as StockHttpExporter,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
-from opentelemetry.trace.span import TraceState
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExportResult
 from prometheus_client import CollectorRegistry
 
 from natstrace.config import Settings
@@ -30,6 +27,7 @@ from natstrace.metrics import NatstraceMetrics
 from natstrace.tracing.export.exporter import OtlpSpanExporter
 from natstrace.tracing.setup import build_span_processor
 from tests.support.otlp_receiver import OtlpReceiver
+from tests.support.span_samples import every_kind_of_field
 
 pytestmark = pytest.mark.integration
 
@@ -46,53 +44,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     yield monkeypatch
 
 
-def _endpoint(receiver: OtlpReceiver, protocol: str) -> str:
-    if protocol == "grpc":
-        return receiver.grpc_endpoint
-    return f"{receiver.http_endpoint}/v1/traces"
-
-
 def _ours(receiver: OtlpReceiver, protocol: Any, **env: str) -> OtlpSpanExporter:
-    return OtlpSpanExporter(protocol, endpoint=_endpoint(receiver, protocol))
+    return OtlpSpanExporter(protocol, endpoint=receiver.endpoint(protocol))
 
 
 def _stock(receiver: OtlpReceiver, protocol: str) -> Any:
     if protocol == "grpc":
         return StockGrpcExporter(endpoint=receiver.grpc_endpoint, insecure=True)
-    return StockHttpExporter(endpoint=_endpoint(receiver, protocol))
-
-
-def _spans() -> list[ReadableSpan]:
-    """Spans with every kind of field: attributes of each type, events, links, status."""
-    memory = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "exported"}))
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracer = provider.get_tracer("natstrace", "0.1.0", schema_url="https://schemas/1.26.0")
-    remote = SpanContext(0x1234, 0x5678, is_remote=True, trace_state=TraceState([("vendor", "v")]))
-    attributes = {
-        "messaging.system": "nats",
-        "server.port": 4222,
-        "ratio": 0.25,
-        "flag": True,
-        "raw": b"\x00\xff",
-        "tags": ("a", "ü"),
-        "sizes": (1, -2),
-        "negative": -(2**63),
-    }
-    with tracer.start_as_current_span(
-        "send orders.*", kind=SpanKind.PRODUCER, attributes=attributes
-    ):
-        for index in range(20):
-            with tracer.start_as_current_span(
-                f"process orders.{index}",
-                kind=SpanKind.CONSUMER,
-                links=[Link(remote, {"delivery": index})],
-                attributes={**attributes, "messaging.message.id": f"id-{index}"},
-            ) as span:
-                span.add_event("settled", {"outcome": "ack", "count": index})
-                if index % 3 == 0:
-                    span.set_status(Status(StatusCode.ERROR, "boom"))
-    return list(memory.get_finished_spans())
+    return StockHttpExporter(endpoint=receiver.endpoint(protocol))
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -101,7 +60,7 @@ def test_what_arrives_is_what_the_stock_exporter_sends(
 ) -> None:
     clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "tenant=acme,api-key=s%20ecret")
     clean_env.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
-    spans = _spans()
+    spans = every_kind_of_field()
     for exporter in (_stock(otlp_receiver, protocol), _ours(otlp_receiver, protocol)):
         assert exporter.export(spans) is SpanExportResult.SUCCESS
         exporter.shutdown()
@@ -126,7 +85,7 @@ def test_unavailable_is_retried_with_the_collectors_delay(
     otlp_receiver.faults.retry_after = 0.05
     exporter = _ours(otlp_receiver, protocol)
     started = time.monotonic()
-    assert exporter.export(_spans()) is SpanExportResult.SUCCESS
+    assert exporter.export(every_kind_of_field()) is SpanExportResult.SUCCESS
     assert time.monotonic() - started < 2, "waited the collector's delay, not the default backoff"
     assert otlp_receiver.faults.attempts == 3
     assert len(otlp_receiver.requests) == 1
@@ -140,7 +99,7 @@ def test_without_a_delay_the_backoff_is_the_stock_one(
     otlp_receiver.faults.failures = 1
     exporter = _ours(otlp_receiver, protocol)
     started = time.monotonic()
-    assert exporter.export(_spans()) is SpanExportResult.SUCCESS
+    assert exporter.export(every_kind_of_field()) is SpanExportResult.SUCCESS
     assert 0.8 <= time.monotonic() - started < 3, "1 s +- 20 % before the second attempt"
     assert otlp_receiver.faults.attempts == 2
 
@@ -159,7 +118,7 @@ def test_retries_give_up_at_the_timeout_and_are_counted(
     metrics = NatstraceMetrics(registry=registry)
     exporter = _ours(otlp_receiver, protocol)
     processor = build_span_processor(Settings(), exporter, metrics.count_spans_dropped)
-    spans = _spans()
+    spans = every_kind_of_field()
     started = time.monotonic()
     with caplog.at_level(logging.DEBUG):
         for span in spans:
@@ -199,7 +158,7 @@ def test_a_permanent_error_is_not_retried(
         otlp_receiver.faults.grpc_code = code
     otlp_receiver.faults.http_status = status
     exporter = _ours(otlp_receiver, protocol)
-    assert exporter.export(_spans()) is SpanExportResult.FAILURE
+    assert exporter.export(every_kind_of_field()) is SpanExportResult.FAILURE
     assert otlp_receiver.faults.attempts == 1
 
 
@@ -213,8 +172,8 @@ def test_a_partial_success_is_a_success_and_is_logged(
     otlp_receiver.faults.rejected = 5
     exporter = _ours(otlp_receiver, protocol)
     with caplog.at_level(logging.WARNING, logger="natstrace"):
-        assert exporter.export(_spans()) is SpanExportResult.SUCCESS
-        assert exporter.export(_spans()) is SpanExportResult.SUCCESS
+        assert exporter.export(every_kind_of_field()) is SpanExportResult.SUCCESS
+        assert exporter.export(every_kind_of_field()) is SpanExportResult.SUCCESS
     assert otlp_receiver.faults.attempts == 2, "a partial success is not retried"
     assert len(otlp_receiver.requests) == 2
     assert caplog.text.count("rejected 5 of 21 spans: over quota") == 1, "once a minute"

@@ -1,12 +1,15 @@
-"""Build the OpenTelemetry tracing pipeline: resource, sampler, exporter, batch processor.
+"""Build the OpenTelemetry tracing pipeline: resource, sampler, exporter, span processor.
 
 Used by :func:`natstrace.configure`. When the application set up OpenTelemetry
 itself, :func:`install_tracer_provider` leaves the global provider alone.
 
 A dead or silent collector must never cost the application a message: exports
-run on the SDK's worker thread, the queue in front of it has a fixed bound
-(``OTEL_BSP_MAX_QUEUE_SIZE``), and what does not fit is dropped and counted
-(:class:`BoundedBatchSpanProcessor`), not logged span by span.
+run on a worker thread, the queue in front of it has a fixed bound
+(``OTEL_BSP_MAX_QUEUE_SIZE``), and what does not fit is dropped and counted, not
+logged span by span. natstrace's OTLP exporter gets the
+:class:`~natstrace.tracing.export.EncodingSpanProcessor` (spans encoded as they
+end, bytes queued); any other exporter the SDK's batch processor behind the same
+bound (:class:`BoundedBatchSpanProcessor`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from time import monotonic
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_VERSION, Resource
@@ -31,6 +33,8 @@ from opentelemetry.trace import TraceFlags
 
 from natstrace.config import Settings
 from natstrace.tracing.export.exporter import OtlpSpanExporter
+from natstrace.tracing.export.processor import EncodingSpanProcessor
+from natstrace.tracing.export.queue_full import QueueFull
 from natstrace.tracing.processor_slot import SpanProcessorSlot
 
 __all__ = [
@@ -114,10 +118,12 @@ class BoundedBatchSpanProcessor(SpanProcessor):
         exporter: where the batch worker sends spans.
         max_queue_size: most spans waiting for export (``OTEL_BSP_MAX_QUEUE_SIZE``).
         max_export_batch_size: spans per export; capped at ``max_queue_size``.
+        schedule_delay: seconds the worker waits for a full batch before it sends
+            what it has (``OTEL_BSP_SCHEDULE_DELAY``).
         on_dropped: called with ``("queue_full", 1)`` for every dropped span.
         log_interval: seconds between two warnings about a full queue.
-        before_shutdown: called first thing in :meth:`shutdown` (natstrace's exporter
-            stops retrying then, so the last flush cannot hold up the exit).
+        before_shutdown: called first thing in :meth:`shutdown` (say, an exporter's
+            ``stop_retrying``, so that the last flush cannot hold up the exit).
     """
 
     def __init__(
@@ -126,23 +132,22 @@ class BoundedBatchSpanProcessor(SpanProcessor):
         *,
         max_queue_size: int = 2048,
         max_export_batch_size: int = 512,
+        schedule_delay: float = 5.0,
         on_dropped: Callable[[str, int], None] | None = None,
         log_interval: float = 60.0,
         before_shutdown: Callable[[], None] | None = None,
     ) -> None:
         self.max_queue_size = max_queue_size
         self._before_shutdown = before_shutdown
-        self._on_dropped = on_dropped
-        self._log_interval = log_interval
+        self._full = QueueFull(max_queue_size, on_dropped, log_interval)
         self._lock = threading.Lock()
         self._handed = 0
         self._taken = 0
-        self._dropped = 0
-        self._next_warning = 0.0
         self._batch = BatchSpanProcessor(
             _TakenCounter(exporter, self._count_taken),
             max_queue_size=max_queue_size,
             max_export_batch_size=min(max_export_batch_size, max_queue_size),
+            schedule_delay_millis=schedule_delay * 1000,
         )
         self._hand_over = self._batch.on_end
 
@@ -154,7 +159,7 @@ class BoundedBatchSpanProcessor(SpanProcessor):
     @property
     def dropped(self) -> int:
         """Spans dropped here because the queue was full."""
-        return self._dropped
+        return self._full.dropped
 
     def _count_taken(self, count: int) -> None:
         with self._lock:
@@ -170,25 +175,12 @@ class BoundedBatchSpanProcessor(SpanProcessor):
             return  # the batch processor exports sampled spans only
         with self._lock:
             full = self._handed - self._taken >= self.max_queue_size
-            if full:
-                self._dropped += 1
-            else:
+            if not full:
                 self._handed += 1
-        if not full:
+        if full:
+            self._full.drop()
+        else:
             self._hand_over(span)
-            return
-        if self._on_dropped is not None:
-            self._on_dropped("queue_full", 1)
-        now = monotonic()
-        if now >= self._next_warning:
-            self._next_warning = now + self._log_interval
-            _log.warning(
-                "natstrace: span export queue full (%d spans, OTEL_BSP_MAX_QUEUE_SIZE): "
-                'dropping spans, counted in natstrace_spans_dropped_total{reason="queue_full"} '
-                "(%d so far); the collector is down, slow or too far away",
-                self.max_queue_size,
-                self._dropped,
-            )
 
     def shutdown(self) -> None:
         if self._before_shutdown is not None:
@@ -236,19 +228,28 @@ def build_span_processor(
     settings: Settings,
     exporter: SpanExporter,
     on_dropped: Callable[[str, int], None] | None = None,
-) -> BoundedBatchSpanProcessor:
+) -> BoundedBatchSpanProcessor | EncodingSpanProcessor:
     """The processor :func:`configure` puts in front of ``exporter``: batches of
     ``settings.span_batch_size``, at most ``settings.span_queue_size`` spans waiting,
-    overflow and failed exports reported to ``on_dropped``."""
-    before_shutdown = exporter.stop_retrying if isinstance(exporter, OtlpSpanExporter) else None
+    overflow and failed exports reported to ``on_dropped``. natstrace's OTLP
+    exporter gets the :class:`EncodingSpanProcessor`, any other the
+    :class:`BoundedBatchSpanProcessor`."""
+    if isinstance(exporter, OtlpSpanExporter):
+        return EncodingSpanProcessor(
+            exporter,
+            max_queue_size=settings.span_queue_size,
+            max_export_batch_size=settings.span_batch_size,
+            schedule_delay=settings.span_schedule_delay,
+            on_dropped=on_dropped,
+        )
     if on_dropped is not None:
         exporter = CountingSpanExporter(exporter, on_dropped)
     return BoundedBatchSpanProcessor(
         exporter,
         max_queue_size=settings.span_queue_size,
         max_export_batch_size=settings.span_batch_size,
+        schedule_delay=settings.span_schedule_delay,
         on_dropped=on_dropped,
-        before_shutdown=before_shutdown,
     )
 
 

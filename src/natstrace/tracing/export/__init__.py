@@ -1,15 +1,20 @@
-"""Span export over OTLP: natstrace's encoder and exporter.
+"""Span export over OTLP: natstrace's encoder, exporter and span processor.
 
-:class:`OtlpSpanExporter` is what :func:`natstrace.configure` installs; an
-application with its own tracer provider can use it directly::
+:func:`natstrace.configure` installs :class:`OtlpSpanExporter` behind an
+:class:`EncodingSpanProcessor`, which encodes each span as it ends and sends the
+encoded spans in batches. An application with its own tracer provider can use
+both directly::
 
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from natstrace import OtlpSpanExporter
+    from natstrace import EncodingSpanProcessor, OtlpSpanExporter
 
-    provider.add_span_processor(BatchSpanProcessor(OtlpSpanExporter("grpc")))
+    provider.add_span_processor(EncodingSpanProcessor(OtlpSpanExporter("grpc")))
+
+The exporter also works behind the SDK's ``BatchSpanProcessor``, which encodes
+each batch on its worker thread instead.
 """
 
 from natstrace.tracing.export.exporter import OtlpSpanExporter
 from natstrace.tracing.export.otlp_settings import OtlpSettings
+from natstrace.tracing.export.processor import EncodingSpanProcessor
 
-__all__ = ["OtlpSettings", "OtlpSpanExporter"]
+__all__ = ["EncodingSpanProcessor", "OtlpSettings", "OtlpSpanExporter"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
@@ -26,7 +26,7 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
-__all__ = ["SpanEncoder"]
+__all__ = ["EncodedSpan", "SpanEncoder"]
 
 _log = logging.getLogger(__name__)
 
@@ -199,6 +199,10 @@ def _items(attributes: Any) -> Any:
     return attributes.items()
 
 
+EncodedSpan = tuple[Resource, InstrumentationScope | None, bytes]
+"""A span as :meth:`SpanEncoder.span` encoded it, with its resource and scope."""
+
+
 class SpanEncoder:
     """Encodes batches of finished SDK spans; keeps what repeats between batches.
 
@@ -216,20 +220,25 @@ class SpanEncoder:
 
     def encode(self, spans: Sequence[ReadableSpan]) -> bytes:
         """The serialized ``ExportTraceServiceRequest`` for ``spans``."""
+        return self.request(
+            [(span.resource, span.instrumentation_scope, self.span(span)) for span in spans]
+        )
+
+    def request(self, spans: Iterable[EncodedSpan]) -> bytes:
+        """The serialized ``ExportTraceServiceRequest`` for spans encoded by :meth:`span`,
+        each with its resource and instrumentation scope."""
         # Group like the stock encoder: by equal resource, then equal scope, in
         # first-seen order. Identity first, so equality is checked once per object.
         resource_groups: list[
             tuple[Resource, list[tuple[InstrumentationScope | None, list[bytes]]]]
         ] = []
         group_of: dict[tuple[int, int], list[bytes]] = {}
-        for span in spans:
-            resource = span.resource
-            scope = span.instrumentation_scope
+        for resource, scope, encoded in spans:
             key = (id(resource), id(scope))
             group = group_of.get(key)
             if group is None:
                 group = group_of[key] = self._group(resource_groups, resource, scope)
-            group.append(self._span(span))
+            group.append(encoded)
         return b"".join(
             _field(_RESOURCE_SPANS, self._resource_spans(resource, scopes))
             for resource, scopes in resource_groups
@@ -362,8 +371,12 @@ class SpanEncoder:
             )
         )
 
-    def _span(self, span: ReadableSpan) -> bytes:
-        """A length-prefixed ``Span``."""
+    def span(self, span: ReadableSpan) -> bytes:
+        """One finished span, encoded (length-prefixed, for :meth:`request`).
+
+        Safe to call from several threads at once: the caches it shares are plain
+        dicts, each lookup and store atomic; a lost store only costs a re-encode.
+        """
         # The span's own fields rather than its properties: ``attributes`` would wrap
         # the container in a proxy, ``events`` and ``links`` copy theirs; each
         # property is a call, and this runs for every span exported.

@@ -55,9 +55,10 @@ class OtlpSpanExporter(SpanExporter):
     Sends what OpenTelemetry's ``OTLPSpanExporter`` would send, for a fraction of
     the CPU. Reads the same ``OTEL_EXPORTER_OTLP_*`` variables (endpoint, headers,
     timeout, compression, TLS certificates, each with its ``_TRACES_`` variant).
-    For an application that builds its own tracer provider::
+    For an application that builds its own tracer provider (the SDK's
+    ``BatchSpanProcessor`` works too, encoding whole batches on its worker)::
 
-        provider.add_span_processor(BatchSpanProcessor(OtlpSpanExporter()))
+        provider.add_span_processor(EncodingSpanProcessor(OtlpSpanExporter()))
 
     Args:
         protocol: ``grpc`` or ``http/protobuf``; default ``OTEL_EXPORTER_OTLP_PROTOCOL``
@@ -91,6 +92,12 @@ class OtlpSpanExporter(SpanExporter):
         self._failing = False
         self._next_rejection_warning = 0.0
 
+    @property
+    def encoder(self) -> SpanEncoder:
+        """The encoder :meth:`export` uses, for spans encoded ahead of
+        :meth:`export_encoded`."""
+        return self._encoder
+
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Encode and send ``spans``, retrying as described above; never raises."""
         if self._shut_down:
@@ -100,10 +107,17 @@ class OtlpSpanExporter(SpanExporter):
         except Exception:
             _log.exception("natstrace: could not encode %d spans for OTLP", len(spans))
             return SpanExportResult.FAILURE
+        return self.export_encoded(body, len(spans))
+
+    def export_encoded(self, body: bytes, count: int) -> SpanExportResult:
+        """Send an ``ExportTraceServiceRequest`` of ``count`` spans, already encoded
+        (:meth:`SpanEncoder.request`), as :meth:`export` sends; never raises."""
+        if self._shut_down:
+            return SpanExportResult.FAILURE
         with self._lock:
             attempt = self._send(body)
         if not attempt.delivered:
-            self._report_failure(len(spans), attempt)
+            self._report_failure(count, attempt)
             return SpanExportResult.FAILURE
         if self._failing:
             self._failing = False
@@ -115,7 +129,7 @@ class OtlpSpanExporter(SpanExporter):
                 "(logged at most once a minute)",
                 self._transport.endpoint,
                 attempt.rejected,
-                len(spans),
+                count,
                 attempt.detail or "no reason given",
             )
         return SpanExportResult.SUCCESS
