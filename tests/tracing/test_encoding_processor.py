@@ -6,12 +6,10 @@ fails, and no failure reaches the thread that ends a span."""
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -30,14 +28,6 @@ from tests.support.span_samples import every_kind_of_field
 pytestmark = pytest.mark.integration
 
 PROTOCOLS = ["grpc", "http/protobuf"]
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "NATSTRACE_")):
-            monkeypatch.delenv(name)
-    yield monkeypatch
 
 
 def _processor(receiver: OtlpReceiver, protocol: str, **options: float) -> EncodingSpanProcessor:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -32,16 +31,6 @@ from tests.support.span_samples import every_kind_of_field
 pytestmark = pytest.mark.integration
 
 PROTOCOLS = ["grpc", "http/protobuf"]
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "NATSTRACE_")):
-            monkeypatch.delenv(name)
-    yield monkeypatch
 
 
 def _ours(receiver: OtlpReceiver, protocol: Any, **env: str) -> OtlpSpanExporter:

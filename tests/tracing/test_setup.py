@@ -163,6 +163,7 @@ def test_shutdown_is_bounded_when_the_collector_never_answers(
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon"),
         ("NATSTRACE_CONSUMER_SPAN_POLICY", "sometimes"),
         ("OTEL_EXPORTER_PROMETHEUS_PORT", "ninety"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "0"),
     ],
 )
 def test_bad_settings_name_the_variable(variable: str, value: str) -> None:
@@ -179,8 +180,10 @@ def test_settings_defaults_and_parsing() -> None:
             "NATSTRACE_SUBJECT_TEMPLATES": "orders.*, payments.> ,",
             "OTEL_SDK_DISABLED": "TRUE",
             "OTEL_METRICS_EXPORTER": "prometheus",
+            "OTEL_BSP_SCHEDULE_DELAY": "250",
         }
     )
+    assert settings.span_schedule_delay == 0.25, "milliseconds, as the SDK reads it"
     assert settings.otlp_protocol == "http/protobuf", "the signal-specific variable wins"
     assert settings.subject_templates == ("orders.*", "payments.>")
     assert settings.sdk_disabled is True
