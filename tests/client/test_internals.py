@@ -94,6 +94,18 @@ async def test_bucket_prefix_and_context(nc: Client) -> None:
     await js.delete_key_value(name)
 
 
+async def test_inbox_prefix_is_the_one_requests_reply_to(nats_server: EmbeddedNatsServer) -> None:
+    default = await nats.connect(nats_server.url)
+    custom = await nats.connect(nats_server.url, inbox_prefix="_R.orders")
+    try:
+        assert internals.inbox_prefix(default) == "_INBOX"
+        assert internals.inbox_prefix(custom) == "_R.orders"
+        assert custom.new_inbox().startswith("_R.orders.")
+    finally:
+        await default.close()
+        await custom.close()
+
+
 async def test_task_error_leaves_the_exception_unretrieved() -> None:
     async def fails() -> None:
         raise ValueError("x")

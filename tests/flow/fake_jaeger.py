@@ -1,8 +1,8 @@
 """An HTTP server that answers like Jaeger's query API v3.
 
-Jaeger itself cannot run on these machines, so this stands in for it, speaking
-the shapes in shared/reference/jaeger-api-v3 (the ``{"result": ...}`` envelope,
-404 ``{"error": ...}`` when nothing matched), with traces from a real run.
+A quick stand-in for the flow tools' unit tests, speaking the API's shapes (the
+``{"result": ...}`` envelope, 404 ``{"error": ...}`` when nothing matched), with
+traces from a real run; the stack tests run the same tools against a real Jaeger.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ async def test_crash_and_replay_is_processed_exactly_once(traced: Traced, stream
         "CREATE TABLE outbox (id INTEGER PRIMARY KEY, subject TEXT, payload BLOB,"
         " headers TEXT, sent INTEGER DEFAULT 0)"
     )
-    tracer = traced.nc._pipeline.tracer
+    tracer = traced.nc._chains.tracer
 
     # The request: state change and event in one transaction, inside its span.
     with (

@@ -297,7 +297,7 @@ def test_handle_chain_never_raises_and_never_copies_invalid_values(
 ) -> None:
     wire = _Wire()
     registry = CollectorRegistry()
-    pipeline = ClientChains(
+    chains = ClientChains(
         wire,  # type: ignore[arg-type]
         tracer=TracerProvider().get_tracer("t"),
         metrics=NatstraceMetrics(registry, service_name="p"),
@@ -314,10 +314,10 @@ def test_handle_chain_never_raises_and_never_copies_invalid_values(
             assert set(baggage.get_all()) <= {"tenant"}
         ran.append(True)
         out = OutgoingMessage("out", b"", "", {}, "send", "out")
-        await pipeline.publish(out)
+        await chains.publish(out)
 
     msg = Msg(_client=wire, subject="in", reply="", data=b"", headers=headers)  # type: ignore[arg-type]
-    deliver = pipeline.subscriber("in", "").callback(handler)
+    deliver = chains.subscriber("in", "").callback(handler)
     _LOOP.run_until_complete(deliver(msg))
     assert ran == [True]
     (sent,) = wire.sent

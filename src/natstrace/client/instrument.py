@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Final
 
 from opentelemetry.trace import TracerProvider
 
+from natstrace.client import internals
 from natstrace.client.instrumented import InstrumentedClient
 from natstrace.client.subjects import SubjectTemplates
 from natstrace.config import ConsumerSpanPolicy, Trust
@@ -77,9 +78,9 @@ def instrument(
     templates = SubjectTemplates(
         settings.subject_templates if subject_templates is None else subject_templates,
         subject_template,
-        inbox_prefix=bytes(getattr(nc, "_inbox_prefix", b"_INBOX")).decode(),
+        inbox_prefix=internals.inbox_prefix(nc),
     )
-    pipeline = ClientChains(
+    chains = ClientChains(
         nc,
         tracer=tracer,
         metrics=metrics or default_metrics(),
@@ -92,7 +93,7 @@ def instrument(
             settings.baggage_allowlist if baggage_allowlist is None else baggage_allowlist
         ),
     )
-    return InstrumentedClient(nc, pipeline)
+    return InstrumentedClient(nc, chains)
 
 
 INSTRUMENT_OPTIONS: Final = frozenset(

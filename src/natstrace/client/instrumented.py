@@ -35,9 +35,9 @@ class InstrumentedClient:
     Made by :func:`natstrace.instrument`; use it where you used the client.
     """
 
-    def __init__(self, nc: Client, pipeline: ClientChains) -> None:
+    def __init__(self, nc: Client, chains: ClientChains) -> None:
         self._nc = nc
-        self._pipeline = pipeline
+        self._chains = chains
         self._responder = _Responder(self, nc)
 
     @property
@@ -61,14 +61,14 @@ class InstrumentedClient:
         it are matched case-insensitively (``correlation-id`` is ``Correlation-Id``).
         """
         # Positional: a dataclass with defaults takes keywords at twice the cost.
-        await self._pipeline.publish(
+        await self._chains.publish(
             OutgoingMessage(
                 subject,
                 payload,
                 reply,
                 copy_outgoing(headers),
                 SEND,
-                self._pipeline.templates.for_publish(subject),
+                self._chains.templates.for_publish(subject),
             )
         )
 
@@ -88,14 +88,14 @@ class InstrumentedClient:
         """
         if old_style:
             return await self._nc.request(subject, payload, timeout=timeout, old_style=True)
-        reply: Msg = await self._pipeline.request(
+        reply: Msg = await self._chains.request(
             OutgoingMessage(
                 subject,
                 payload,
                 "",
                 copy_outgoing(headers),
                 REQUEST,
-                self._pipeline.templates.for_publish(subject),
+                self._chains.templates.for_publish(subject),
                 timeout,
             )
         )
@@ -121,8 +121,8 @@ class InstrumentedClient:
         producer's, sampled by your sampler alone, with only allowlisted baggage
         (default: the client's setting, see :func:`natstrace.instrument`).
         """
-        template = self._pipeline.templates.for_subscription(subject)
-        subscriber = self._pipeline.subscriber(template, queue, trust)
+        template = self._chains.templates.for_subscription(subject)
+        subscriber = self._chains.subscriber(template, queue, trust)
         traced = traced_callback(subscriber, cb, self._prepare) if cb is not None else None
         sub = await self._nc.subscribe(
             subject,
@@ -133,16 +133,16 @@ class InstrumentedClient:
             pending_msgs_limit=pending_msgs_limit,
             pending_bytes_limit=pending_bytes_limit,
         )
-        return InstrumentedSubscription(sub, self._pipeline, subscriber, self._prepare)
+        return InstrumentedSubscription(sub, self._chains, subscriber, self._prepare)
 
     async def drain(self) -> None:
         """Like ``Client.drain``; messages still handed out to pulling code finish first."""
-        self._pipeline.finish_deliveries()
+        self._chains.finish_deliveries()
         await self._nc.drain()
 
     async def close(self) -> None:
         """Like ``Client.close``; messages still handed out to pulling code finish first."""
-        self._pipeline.finish_deliveries()
+        self._chains.finish_deliveries()
         await self._nc.close()
 
     def jetstream(self, **options: Any) -> InstrumentedJetStream:
@@ -154,7 +154,7 @@ class InstrumentedClient:
             js = nc.jetstream()
             ack = await js.publish("orders.created", b"{}")   # send span, to the PubAck
         """
-        return InstrumentedJetStream(self._nc.jetstream(**options), self._pipeline)
+        return InstrumentedJetStream(self._nc.jetstream(**options), self._chains)
 
     def _prepare(self, msg: Msg) -> Msg:
         # Msg.respond() publishes through msg._client: point it at the responder so

@@ -3,7 +3,8 @@
 natstrace needs a few things nats-py does not expose: the client a delivered
 message settles and responds through, the stream and consumer a pull
 subscription is bound to, whether nats-py wrapped a push callback to
-auto-acknowledge, a bucket's subject prefix and JetStream context; and from
+auto-acknowledge, a bucket's subject prefix and JetStream context, the prefix of
+a client's reply inboxes; and from
 asyncio, the exception a task ended with, read without marking it retrieved
 (so asyncio still reports an exception nobody awaited). Each function here is
 pinned by a contract test against the supported nats-py range: when nats-py
@@ -17,13 +18,16 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from nats.aio.client import Client
     from nats.aio.msg import Msg
     from nats.js.client import JetStreamContext
     from nats.js.kv import KeyValue
 
 __all__ = [
+    "bucket_context",
     "bucket_on",
     "bucket_prefix",
+    "inbox_prefix",
     "message_client",
     "pull_consumer",
     "pull_stream",
@@ -79,6 +83,13 @@ def bucket_context(kv: KeyValue) -> JetStreamContext:
     """The JetStream context a bucket runs on."""
     js: JetStreamContext = kv._js
     return js
+
+
+def inbox_prefix(nc: Client) -> str:
+    """The prefix of ``nc``'s reply inboxes (``_INBOX`` unless the client was given
+    another ``inbox_prefix``)."""
+    prefix = getattr(nc, "_inbox_prefix", b"_INBOX")
+    return bytes(prefix).decode()
 
 
 def task_error(task: asyncio.Task[Any]) -> BaseException | None:

@@ -69,12 +69,12 @@ class InstrumentedSubscription:
     """
 
     def __init__(
-        self, sub: Subscription, pipeline: ClientChains, subscriber: Subscriber, prepare: Prepare
+        self, sub: Subscription, chains: ClientChains, subscriber: Subscriber, prepare: Prepare
     ) -> None:
         self._sub = sub
         self._subscriber = subscriber
         self._prepare = prepare
-        self._handout = pipeline.handout()
+        self._handout = chains.handout()
 
     @property
     def subscription(self) -> Subscription:

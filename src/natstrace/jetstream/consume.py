@@ -94,14 +94,14 @@ class JetStreamConsumer:
     and the consumer's pending count are recorded.
     """
 
-    def __init__(self, pipeline: ClientChains, spec: ConsumerSpec) -> None:
-        self.pipeline = pipeline
+    def __init__(self, chains: ClientChains, spec: ConsumerSpec) -> None:
+        self.chains = chains
         self.spec = spec
-        self.subscriber = pipeline.subscriber(
+        self.subscriber = chains.subscriber(
             spec.template, spec.group, spec.trust, on_start=self._started
         )
         self.settle = SettleContext(
-            pipeline.tracer, pipeline.metrics, pipeline.shapes, spec.template, spec.group
+            chains.tracer, chains.metrics, chains.shapes, spec.template, spec.group
         )
 
     def delivery(self, msg: Msg) -> Delivery:
@@ -114,7 +114,7 @@ class JetStreamConsumer:
         if meta is not None:
             delivery.delivery_count = meta.num_delivered
             delivery.attributes = metadata_attributes(meta)
-        route_message_client(msg, Settler(self.pipeline.nc, self.settle, msg.reply, delivery))
+        route_message_client(msg, Settler(self.chains.nc, self.settle, msg.reply, delivery))
         return delivery
 
     def _started(self, delivery: Delivery) -> None:
@@ -125,7 +125,7 @@ class JetStreamConsumer:
         spec = self.spec
         # Clocks of server and client differ a little; never a negative latency.
         latency = max(0.0, time() - meta.timestamp.timestamp())
-        metrics = self.pipeline.metrics
+        metrics = self.chains.metrics
         span = delivery.span
         # The exemplars mark the process span directly: it need not be current here.
         metrics.record_delivery(
@@ -145,6 +145,6 @@ class JetStreamConsumer:
         """Set the pending gauge from a message's metadata (used at fetch time)."""
         meta = metadata_of(msg)
         if meta is not None:
-            self.pipeline.metrics.set_consumer_pending(
+            self.chains.metrics.set_consumer_pending(
                 meta.stream, self.spec.consumer_label, meta.num_pending
             )

@@ -86,10 +86,10 @@ class InstrumentedJetStream:
         await js.subscribe("orders.*", durable="billing", cb=handle)
     """
 
-    def __init__(self, js: JetStreamContext, pipeline: ClientChains) -> None:
+    def __init__(self, js: JetStreamContext, chains: ClientChains) -> None:
         self._js = js
-        self._pipeline = pipeline
-        self._publisher = JetStreamPublisher(js, pipeline)
+        self._chains = chains
+        self._publisher = JetStreamPublisher(js, chains)
 
     @property
     def context(self) -> JetStreamContext:
@@ -162,7 +162,7 @@ class InstrumentedJetStream:
     async def key_value(self, bucket: str) -> InstrumentedKeyValue:
         """Bind to a bucket like ``JetStreamContext.key_value``; its watchers trace
         the updates that carry a trace context."""
-        return InstrumentedKeyValue(await self._js.key_value(bucket), self._pipeline)
+        return InstrumentedKeyValue(await self._js.key_value(bucket), self._chains)
 
     async def create_key_value(
         self, config: KeyValueConfig | None = None, **params: Any
@@ -170,7 +170,7 @@ class InstrumentedJetStream:
         """Create a bucket like ``JetStreamContext.create_key_value``; its watchers
         trace the updates that carry a trace context."""
         kv = await self._js.create_key_value(config, **params)
-        return InstrumentedKeyValue(kv, self._pipeline)
+        return InstrumentedKeyValue(kv, self._chains)
 
     async def subscribe(
         self,
@@ -192,7 +192,7 @@ class InstrumentedJetStream:
             durable, queue, config.durable_name if config else None, config.name if config else None
         )
         spec = ConsumerSpec(
-            template=self._pipeline.templates.for_subscription(subject),
+            template=self._chains.templates.for_subscription(subject),
             group=group,
             stream=stream or "",
             trust=trust,
@@ -246,7 +246,7 @@ class InstrumentedJetStream:
     async def _push(
         self, spec: ConsumerSpec, cb: Callback | None, subscribe: _PushSubscribe
     ) -> JetStreamPushSubscription:
-        consumer = JetStreamConsumer(self._pipeline, spec)
+        consumer = JetStreamConsumer(self._chains, spec)
         traced = PushCallback(consumer, cb) if cb is not None else None
         sub = None
         try:
@@ -272,12 +272,12 @@ class InstrumentedJetStream:
             subject, durable=durable, stream=stream, config=config, **options
         )
         spec = ConsumerSpec(
-            template=self._pipeline.templates.for_subscription(subject),
+            template=self._chains.templates.for_subscription(subject),
             group=_named(durable, config.durable_name if config else None),
             stream=pull_stream(sub),
             trust=trust,
         )
-        return JetStreamPullSubscription(sub, JetStreamConsumer(self._pipeline, spec))
+        return JetStreamPullSubscription(sub, JetStreamConsumer(self._chains, spec))
 
     async def pull_subscribe_bind(
         self,
@@ -305,9 +305,9 @@ class InstrumentedJetStream:
             stream=pull_stream(sub),
             trust=trust,
         )
-        return JetStreamPullSubscription(sub, JetStreamConsumer(self._pipeline, spec))
+        return JetStreamPullSubscription(sub, JetStreamConsumer(self._chains, spec))
 
     def _bound_template(self, stream: str, filter_subject: str | None) -> str:
         if filter_subject:
-            return self._pipeline.templates.for_subscription(filter_subject)
+            return self._chains.templates.for_subscription(filter_subject)
         return stream

@@ -108,13 +108,13 @@ class InstrumentedKeyWatcher:
         self,
         watcher: KeyValue.KeyWatcher,
         remembered: deque[_Remembered],
-        pipeline: ClientChains,
+        chains: ClientChains,
         template: str,
     ) -> None:
         self._watcher = watcher
         self._remembered = remembered
-        self._subscriber = pipeline.subscriber(template, "")
-        self._handout = pipeline.handout()
+        self._subscriber = chains.subscriber(template, "")
+        self._handout = chains.handout()
 
     @property
     def watcher(self) -> KeyValue.KeyWatcher:
@@ -187,11 +187,11 @@ class InstrumentedKeyValue:
     sends no headers, so its updates are not traced.
     """
 
-    def __init__(self, kv: KeyValue, pipeline: ClientChains) -> None:
+    def __init__(self, kv: KeyValue, chains: ClientChains) -> None:
         self._kv = kv
-        self._pipeline = pipeline
+        self._chains = chains
         # The bucket's subject with the key wildcarded: keys are unbounded.
-        self._template = pipeline.templates.for_subscription(f"{bucket_prefix(kv)}>")
+        self._template = chains.templates.for_subscription(f"{bucket_prefix(kv)}>")
 
     @property
     def key_value(self) -> KeyValue:
@@ -207,10 +207,10 @@ class InstrumentedKeyValue:
         # Only this copy's watch subscribes through the remembering context; the
         # bucket keeps nats-py's own context for everything else.
         scoped = bucket_on(
-            self._kv, _WatchContext(bucket_context(self._kv), remembered, self._pipeline.metrics)
+            self._kv, _WatchContext(bucket_context(self._kv), remembered, self._chains.metrics)
         )
         watcher = await scoped.watch(keys, **options)
-        return InstrumentedKeyWatcher(watcher, remembered, self._pipeline, self._template)
+        return InstrumentedKeyWatcher(watcher, remembered, self._chains, self._template)
 
     async def watchall(self, **options: Any) -> InstrumentedKeyWatcher:
         """Watch every key of the bucket like ``KeyValue.watchall``."""

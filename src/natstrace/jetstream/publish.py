@@ -62,11 +62,11 @@ class JetStreamPublisher:
     Used through :class:`~natstrace.jetstream.context.InstrumentedJetStream`.
     """
 
-    def __init__(self, js: JetStreamContext, pipeline: ClientChains) -> None:
+    def __init__(self, js: JetStreamContext, chains: ClientChains) -> None:
         self._js = js
-        self._pipeline = pipeline
-        self._publish: PublishApp = pipeline.publish_chain(self._send)
-        self._publish_async: PublishApp = pipeline.publish_chain(self._send_async)
+        self._chains = chains
+        self._publish: PublishApp = chains.publish_chain(self._send)
+        self._publish_async: PublishApp = chains.publish_chain(self._send_async)
         # The event loop keeps only weak references to tasks.
         self._in_flight: set[asyncio.Task[PubAck]] = set()
 
@@ -92,7 +92,7 @@ class JetStreamPublisher:
             reply="",
             headers=copied,
             operation=sc.SEND,
-            template=self._pipeline.templates.for_publish(subject),
+            template=self._chains.templates.for_publish(subject),
             timeout=self._js._timeout if timeout is None else timeout,
         )
 
@@ -103,7 +103,7 @@ class JetStreamPublisher:
 
     def chain(self, wrap: Callable[[PublishApp], PublishApp] | None = None) -> PublishApp:
         """A publish chain whose innermost app is ``wrap`` around the JetStream send."""
-        return self._pipeline.publish_chain(wrap(self._send) if wrap else self._send)
+        return self._chains.publish_chain(wrap(self._send) if wrap else self._send)
 
     async def publish_async(
         self, message: OutgoingMessage, wait_stall: float | None
@@ -148,7 +148,7 @@ class JetStreamPublisher:
                 handoff.set_result(False)
 
     async def _send(self, message: OutgoingMessage) -> PubAck:
-        check_max_payload(message.payload, message.headers, self._pipeline.nc.max_payload)
+        check_max_payload(message.payload, message.headers, self._chains.nc.max_payload)
         return await _acked(
             message.span,
             self._js.publish(
@@ -157,7 +157,7 @@ class JetStreamPublisher:
         )
 
     async def _send_async(self, message: OutgoingMessage) -> PubAck:
-        check_max_payload(message.payload, message.headers, self._pipeline.nc.max_payload)
+        check_max_payload(message.payload, message.headers, self._chains.nc.max_payload)
         future = await self._js.publish_async(
             message.subject, message.payload, wait_stall=message.wait_stall, headers=message.headers
         )

@@ -59,7 +59,7 @@ class JetStreamPullSubscription:
     def __init__(self, sub: JetStreamContext.PullSubscription, consumer: JetStreamConsumer) -> None:
         self._sub = sub
         self._consumer = consumer
-        self._handout = consumer.pipeline.handout()
+        self._handout = consumer.chains.handout()
 
     @property
     def subscription(self) -> JetStreamContext.PullSubscription:
@@ -103,17 +103,17 @@ class JetStreamPullSubscription:
         span: bool,
     ) -> None:
         spec = self._consumer.spec
-        pipeline = self._consumer.pipeline
+        chains = self._consumer.chains
         span_context: SpanContext = INVALID_SPAN_CONTEXT
         if span:
             links = [link for link in map(_producer_link, delivered) if link is not None]
-            name, attributes = pipeline.shapes.get(
+            name, attributes = chains.shapes.get(
                 sc.RECEIVE, spec.template, spec.group, f"{spec.stream}/{spec.consumer_label}"
             )
             attributes[sc.MESSAGING_BATCH_MESSAGE_COUNT] = len(delivered)
             attributes[sc.JS_STREAM] = spec.stream
             attributes[sc.JS_BATCH_SIZE] = batch
-            receive = pipeline.shapes.starter(pipeline.tracer).start(
+            receive = chains.shapes.starter(chains.tracer).start(
                 name,
                 attributes,
                 kind=SpanKind.CLIENT,
@@ -124,7 +124,7 @@ class JetStreamPullSubscription:
                 record_error(receive, failure)
             receive.end()
             span_context = receive.get_span_context()
-        pipeline.metrics.record_receive(
+        chains.metrics.record_receive(
             spec.template, error_type(failure) if failure else "", duration, span_context
         )
 

@@ -80,7 +80,7 @@ class JetStreamPushSubscription(InstrumentedSubscription):
     """
 
     def __init__(self, sub: JetStreamContext.PushSubscription, consumer: JetStreamConsumer) -> None:
-        super().__init__(sub, consumer.pipeline, consumer.subscriber, _unchanged)
+        super().__init__(sub, consumer.chains, consumer.subscriber, _unchanged)
         self._consumer = consumer
 
     def _delivery(self, msg: Msg) -> Delivery:

@@ -15,7 +15,7 @@ from prometheus_client.exposition import choose_encoder
 __all__ = ["MetricsServer", "start_http_server"]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _MetricsHandler(BaseHTTPRequestHandler):
     registry: CollectorRegistry = REGISTRY
     # A client that opens a connection and sends nothing must not hold a thread forever.
     timeout = 10
@@ -79,7 +79,7 @@ def start_http_server(
 
         server = natstrace.metrics.start_http_server(9464)
     """
-    handler = type("MetricsHandler", (_Handler,), {"registry": registry})
+    handler = type("MetricsHandler", (_MetricsHandler,), {"registry": registry})
     try:
         server = ThreadingHTTPServer((addr, port), handler)
     except OSError as exc:

@@ -90,7 +90,7 @@ class UiServer:
         server_class = type("_Server", (ThreadingHTTPServer,), {"address_family": family})
         handler = type(
             "_BoundHandler",
-            (_Handler,),
+            (_ConsoleHandler,),
             {"console": self, "static": _load_static(), "check_host": local},
         )
         try:
@@ -133,7 +133,7 @@ class UiServer:
         self.close()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _ConsoleHandler(BaseHTTPRequestHandler):
     console: UiServer
     static: dict[str, tuple[bytes, str]]
     check_host: bool
