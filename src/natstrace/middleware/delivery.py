@@ -251,13 +251,9 @@ class Delivery:
             self.span = message.span = span
             self._context = trace.set_span_in_context(span, incoming)
             return
-        name, attributes = shapes.get(sc.PROCESS, sub.template, sub.group)
-        attributes[sc.MESSAGING_DESTINATION_NAME] = msg.subject
-        attributes[sc.MESSAGING_MESSAGE_BODY_SIZE] = len(msg.data)
-        attributes[sc.MESSAGING_MESSAGE_ID] = message.message_id
-        attributes[sc.MESSAGING_MESSAGE_CONVERSATION_ID] = message.correlation_id
-        if message.causation_id:
-            attributes[sc.NATSTRACE_CAUSATION_ID] = message.causation_id
+        name, attributes = shapes.for_message(
+            sc.PROCESS, sub.template, sub.group, msg.subject, len(msg.data), message
+        )
         if self.attributes:
             attributes.update(self.attributes)
         span = shapes.starter(sub.tracer).start(

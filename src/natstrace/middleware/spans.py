@@ -26,7 +26,7 @@ of these attributes whenever the span comes out the same.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -37,7 +37,19 @@ from natstrace.tracing.sdk_span import SpanStarter, reads_no_attributes
 from natstrace.tracing.semconv import span_name
 from natstrace.tracing.tracer import installed_tracer, is_stand_in
 
-__all__ = ["ServerAddress", "SpanShapes", "add_server_attributes"]
+__all__ = ["MessageIds", "ServerAddress", "SpanShapes", "add_server_attributes"]
+
+
+class MessageIds(Protocol):
+    """A message's identity as its span records it (outgoing or incoming)."""
+
+    @property
+    def message_id(self) -> str | None: ...
+    @property
+    def correlation_id(self) -> str | None: ...
+    @property
+    def causation_id(self) -> str | None: ...
+
 
 ServerAddress = Callable[[], tuple[str | None, int | None]]
 """Returns the host and port of the server the client is connected to right now."""
@@ -125,6 +137,27 @@ class SpanShapes:
             shape = (server, span_name(operation, label or template), attributes)
             self._shapes[key] = shape
         return shape[1], dict(shape[2])
+
+    def for_message(
+        self,
+        operation: str,
+        template: str,
+        group: str,
+        subject: str,
+        body_size: int,
+        ids: MessageIds,
+    ) -> tuple[str, dict[str, object]]:
+        """:meth:`get`, completed for one message (send, request, process): its
+        subject, body size, message ID, correlation as conversation ID, and the
+        causation ID when it has one."""
+        name, attributes = self.get(operation, template, group)
+        attributes[sc.MESSAGING_DESTINATION_NAME] = subject
+        attributes[sc.MESSAGING_MESSAGE_BODY_SIZE] = body_size
+        attributes[sc.MESSAGING_MESSAGE_ID] = ids.message_id
+        attributes[sc.MESSAGING_MESSAGE_CONVERSATION_ID] = ids.correlation_id
+        if ids.causation_id:
+            attributes[sc.NATSTRACE_CAUSATION_ID] = ids.causation_id
+        return name, attributes
 
     def drops(self, tracer: Tracer, context: Context | None = None) -> bool:
         """Whether a span ``tracer`` starts in ``context`` (``None``: the current one;

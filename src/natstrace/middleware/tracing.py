@@ -60,13 +60,9 @@ class PublishTracing:
         if shapes.drops(self.tracer):
             span = self.tracer.start_span(shapes.name(operation, message.template), kind=kind)
         else:
-            name, attributes = shapes.get(operation, message.template)
-            attributes[sc.MESSAGING_DESTINATION_NAME] = message.subject
-            attributes[sc.MESSAGING_MESSAGE_ID] = message.message_id
-            attributes[sc.MESSAGING_MESSAGE_CONVERSATION_ID] = message.correlation_id
-            attributes[sc.MESSAGING_MESSAGE_BODY_SIZE] = len(message.payload)
-            if message.causation_id:
-                attributes[sc.NATSTRACE_CAUSATION_ID] = message.causation_id
+            name, attributes = shapes.for_message(
+                operation, message.template, "", message.subject, len(message.payload), message
+            )
             span = shapes.starter(self.tracer).start(name, attributes, kind=kind)
         message.span = span
         propagation.inject_span(message.headers, span)
