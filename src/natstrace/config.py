@@ -3,7 +3,8 @@
 Every environment variable natstrace reads is named in this module. Variables that
 the OpenTelemetry SDK and exporters read themselves (``OTEL_TRACES_SAMPLER``,
 ``OTEL_TRACES_SAMPLER_ARG``, ``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_EXPORTER_OTLP_HEADERS``,
-``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_PROPAGATORS``) keep their standard meaning and
+``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_PROPAGATORS``, and ``OTEL_BSP_EXPORT_TIMEOUT`` for
+the SDK's batch processor behind other exporters) keep their standard meaning and
 are left to them. The span queue's bound (``OTEL_BSP_MAX_QUEUE_SIZE``), batch size
 and schedule delay are read here, because natstrace's span processors enforce and
 use them (see :mod:`natstrace.tracing.setup`).
