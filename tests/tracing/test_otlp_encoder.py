@@ -232,3 +232,23 @@ def test_spans_from_the_sdk_encode_like_the_stock_encoder() -> None:
     spans = list(exporter.get_finished_spans())
     assert len(spans) == 2
     _assert_same_as_stock(SpanEncoder(), spans)
+
+
+def test_a_key_whose_values_never_repeat_stops_filling_the_cache() -> None:
+    from natstrace.tracing.export import encoder as encoder_module
+
+    encoder = SpanEncoder()
+    spans = [
+        ReadableSpan(
+            name="process orders",
+            context=SpanContext(1, index + 1, False),
+            attributes={"messaging.system": "nats", "messaging.message.id": f"id-{index}"},
+        )
+        for index in range(3 * encoder_module._VOLATILE_AFTER)
+    ]
+    for start in range(0, len(spans), 500):
+        _assert_same_as_stock(encoder, spans[start : start + 500])
+    # The IDs stopped being cached after _VOLATILE_AFTER of them; the shared pair and
+    # the resource's few pairs stay.
+    assert len(encoder._str_pairs) <= encoder_module._VOLATILE_AFTER + 10
+    assert ("messaging.system", "nats") in encoder._str_pairs

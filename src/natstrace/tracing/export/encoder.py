@@ -134,6 +134,9 @@ _RESOURCE_SPANS = _tag(1, _LEN)
 # values never repeat (message IDs), while the pairs that do repeat are back after
 # one miss.
 _PAIR_CACHE_SIZE = 8192
+# Distinct values of one key cached before the key counts as one whose values
+# never repeat: more than any bounded set of subjects, operations or servers.
+_VOLATILE_AFTER = 1024
 
 
 def _field(tag: bytes, payload: bytes) -> bytes:
@@ -191,12 +194,11 @@ def _key_value(key: str, value: Any) -> bytes | None:
     return _varint(len(body)) + body
 
 
-def _items(attributes: Any) -> Any:
-    # BoundedAttributes iterates under a lock and looks every key up again through
-    # Python-level methods; its backing dict gives the same pairs in the same order.
-    if type(attributes) is BoundedAttributes:
-        return attributes._dict.items()
-    return attributes.items()
+def _contents(items: Any) -> tuple[Any, int]:
+    """A span's events or links, and how many were dropped."""
+    if type(items) is BoundedList:
+        return items._dq, items.dropped
+    return items, 0
 
 
 EncodedSpan = tuple[Resource, InstrumentationScope | None, bytes]
@@ -213,8 +215,13 @@ class SpanEncoder:
         # Separate caches per exact value type: ("k", 1), ("k", 1.0) and ("k", True)
         # are equal dict keys but different attribute values.
         self._str_pairs: dict[tuple[str, str], bytes] = {}
+        # Misses per key since the cache last started over; keys whose values missed
+        # more often than _VOLATILE_AFTER are not cached any more.
+        self._misses: dict[str, int] = {}
+        self._volatile: set[str] = set()
         self._int_pairs: dict[tuple[str, int], bytes] = {}
         self._keys: dict[str, bytes] = {}
+        self._names: dict[str, bytes] = {}
         self._resources: dict[int, tuple[Resource, bytes]] = {}
         self._scopes: dict[int, tuple[InstrumentationScope | None, bytes]] = {}
 
@@ -312,12 +319,17 @@ class SpanEncoder:
 
     def _attributes(self, tag: bytes, attributes: Any) -> bytes:
         """Every pair of ``attributes`` as repeated ``KeyValue`` field ``tag``."""
+        if type(attributes) is BoundedAttributes:
+            # Its backing dict: the same pairs in the same order, without the
+            # Python-level methods and the lock around each of them.
+            attributes = attributes._dict
         if not attributes:
             return b""
         str_pairs = self._str_pairs
         int_pairs = self._int_pairs
+        volatile = self._volatile
         parts = []
-        for key, value in _items(attributes):
+        for key, value in attributes.items():
             kind = type(value)
             if kind is str:
                 pair = str_pairs.get((key, value))
@@ -325,9 +337,8 @@ class SpanEncoder:
                     pair = self._str_pair(key, value)
                     if pair is None:
                         continue
-                    if len(str_pairs) >= _PAIR_CACHE_SIZE:
-                        str_pairs.clear()
-                    str_pairs[key, value] = pair
+                    if key not in volatile:
+                        self._remember(key, value, pair)
             elif kind is int:
                 pair = int_pairs.get((key, value))
                 if pair is None:
@@ -345,6 +356,22 @@ class SpanEncoder:
         if not parts:
             return b""
         return tag + tag.join(parts)
+
+    def _remember(self, key: str, value: str, pair: bytes) -> None:
+        """Cache a string pair, unless its key has shown that its values never repeat
+        (message and correlation IDs): caching those would only grow the cache and
+        push out the pairs that do repeat."""
+        misses = self._misses.get(key, 0) + 1
+        if misses > _VOLATILE_AFTER:
+            if len(self._volatile) < _PAIR_CACHE_SIZE:
+                self._volatile.add(key)
+            return
+        self._misses[key] = misses
+        str_pairs = self._str_pairs
+        if len(str_pairs) >= _PAIR_CACHE_SIZE:
+            str_pairs.clear()
+            self._misses.clear()
+        str_pairs[key, value] = pair
 
     def _str_pair(self, key: str, value: str) -> bytes | None:
         """``_key_value`` for a string value, the common miss (IDs, subjects), inlined."""
@@ -401,29 +428,37 @@ class SpanEncoder:
             parts.append(_SPAN_FLAGS_LOCAL)
         name = span._name
         if name:
-            parts.append(_field(_NAME, name.encode()))
+            encoded_name = self._names.get(name)
+            if encoded_name is None:
+                if len(self._names) >= _PAIR_CACHE_SIZE:
+                    self._names.clear()
+                encoded_name = self._names[name] = _field(_NAME, name.encode())
+            parts.append(encoded_name)
         parts.append(_KINDS[span._kind._value_])
         if span._start_time:
             parts.append(_START_TIME + _pack_fixed64(span._start_time))
         if span._end_time:
             parts.append(_END_TIME + _pack_fixed64(span._end_time))
         attributes = span._attributes
-        if attributes:
-            parts.append(self._attributes(_SPAN_ATTRIBUTES, attributes))
+        encoded_attributes = self._attributes(_SPAN_ATTRIBUTES, attributes)
+        if encoded_attributes:
+            parts.append(encoded_attributes)
         if type(attributes) is BoundedAttributes and attributes.dropped:
             parts.append(_DROPPED_ATTRIBUTES + _varint(attributes.dropped))
-        events = span._events
+        # The SDK's bounded lists copy themselves, under a lock, to be iterated or
+        # sized: their deque is read directly.
+        events, dropped_events = _contents(span._events)
         if events:
             for event in events:
                 parts.append(self._event(event))
-        if type(events) is BoundedList and events.dropped:
-            parts.append(_DROPPED_EVENTS + _varint(events.dropped))
-        links = span._links
+        if dropped_events:
+            parts.append(_DROPPED_EVENTS + _varint(dropped_events))
+        links, dropped_links = _contents(span._links)
         if links:
             for link in links:
                 parts.append(self._link(link.context, link.attributes, link.dropped_attributes))
-        if type(links) is BoundedList and links.dropped:
-            parts.append(_DROPPED_LINKS + _varint(links.dropped))
+        if dropped_links:
+            parts.append(_DROPPED_LINKS + _varint(dropped_links))
         status = span._status
         if status.status_code is StatusCode.UNSET and not status.description:
             parts.append(_STATUS_UNSET)
