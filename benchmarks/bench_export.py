@@ -21,6 +21,8 @@ shared machine are noise):
              OTLP exporter behind the EncodingSpanProcessor, metrics), 100% sampling
 - natstrace, stock encoder: the same with NATSTRACE_OTLP_ENCODER=stock (the SDK's
              batch processor and OpenTelemetry's exporter)
+- natstrace, encoded on the worker: natstrace's exporter behind the SDK's batch
+             processor (spans queued as objects, encoded a batch at a time)
 
 For each case the CPU the export worker thread spends sending is shown too: the
 exporter's export() (encoding and sending a batch), or for the EncodingSpanProcessor
@@ -65,8 +67,13 @@ from natstrace.config import Settings
 from natstrace.embedded_server import EmbeddedNatsServer
 from natstrace.metrics import NatstraceMetrics
 from natstrace.tracing import semconv as sc
-from natstrace.tracing.export.exporter import OtlpSpanExporter
-from natstrace.tracing.setup import build_span_exporter, build_span_processor
+from natstrace.tracing.export import EncodingSpanProcessor
+from natstrace.tracing.setup import (
+    BoundedBatchSpanProcessor,
+    CountingSpanExporter,
+    build_span_exporter,
+    build_span_processor,
+)
 
 BIG_QUEUE = 1 << 20
 DEFAULT_QUEUE = Settings().span_queue_size
@@ -138,10 +145,9 @@ class _SendTimer:
     export worker): ``export`` for a batch of spans, ``export_encoded`` for spans the
     :class:`EncodingSpanProcessor` encoded as they ended."""
 
-    def __init__(self, exporter: SpanExporter) -> None:
+    def __init__(self, exporter: SpanExporter, name: str = "export") -> None:
         self.exporter = exporter
         self.cpu = 0.0
-        name = "export_encoded" if isinstance(exporter, OtlpSpanExporter) else "export"
         send = getattr(exporter, name)
 
         def timed(*args: Any) -> SpanExportResult:
@@ -207,7 +213,7 @@ def floor(queue_size: int, export: bool = True) -> ExportCase:
 
 
 def natstrace_pipeline(
-    queue_size: int, encoder: str = "natstrace", export: bool = True
+    queue_size: int, encoder: str = "natstrace", export: bool = True, encode_on_end: bool = True
 ) -> ExportCase:
     # What configure() builds: the exporter OTEL_* asks for, natstrace's processor
     # reporting drops to the metrics.
@@ -218,10 +224,19 @@ def natstrace_pipeline(
     metrics = NatstraceMetrics(registry, service_name="bench")
     built = build_span_exporter(settings) if export else _Discard()
     assert built is not None
-    timer = _SendTimer(built)
     provider = TracerProvider(resource=_resource())
     processor = build_span_processor(settings, built, metrics.count_spans_dropped)
+    if not encode_on_end:
+        # natstrace's exporter behind the batch processor: spans queued as objects
+        # and encoded a batch at a time on the worker.
+        processor = BoundedBatchSpanProcessor(
+            CountingSpanExporter(built, metrics.count_spans_dropped),
+            max_queue_size=queue_size,
+            on_dropped=metrics.count_spans_dropped,
+        )
     provider.add_span_processor(processor)
+    encoded = isinstance(processor, EncodingSpanProcessor)
+    timer = _SendTimer(built, "export_encoded" if encoded else "export")
 
     def dropped() -> int:
         return int(
@@ -248,6 +263,9 @@ CASES: dict[str, Callable[[int], ExportCase]] = {
     "floor": floor,
     "natstrace": natstrace_pipeline,
     "natstrace, stock encoder": lambda queue: natstrace_pipeline(queue, "stock"),
+    "natstrace, encoded on the worker": lambda queue: natstrace_pipeline(
+        queue, encode_on_end=False
+    ),
     # Spans made and batched but thrown away at the exporter: what is left is the
     # cost of making them; the difference to the case above is the whole export path.
     "floor, no export": lambda queue: floor(queue, export=False),
