@@ -197,7 +197,7 @@ def _key_value(key: str, value: Any) -> bytes | None:
 def _contents(items: Any) -> tuple[Any, int]:
     """A span's events or links, and how many were dropped."""
     if type(items) is BoundedList:
-        return items._dq, items.dropped
+        return items._dq, items.dropped  # type: ignore[attr-defined]
     return items, 0
 
 
