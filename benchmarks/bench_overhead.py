@@ -78,7 +78,9 @@ def _provider(sampler: Sampler, processor: Callable[..., SpanProcessor]) -> Trac
 
 
 def _configured(exporter: SpanExporter, max_queue_size: int) -> SpanProcessor:
-    """The processor natstrace.configure() installs: the bounded one, in its slot."""
+    """The processor natstrace.configure() installs in front of an exporter other than
+    its own OTLP one (here one that discards): the bounded one, in its slot. What
+    exporting costs, with natstrace's processor, is bench_export's to measure."""
     return SpanProcessorSlot(BoundedBatchSpanProcessor(exporter, max_queue_size=max_queue_size))
 
 
