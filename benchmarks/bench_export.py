@@ -225,8 +225,9 @@ def natstrace_pipeline(
     built = build_span_exporter(settings) if export else _Discard()
     assert built is not None
     provider = TracerProvider(resource=_resource())
-    processor = build_span_processor(settings, built, metrics.count_spans_dropped)
-    if not encode_on_end:
+    if encode_on_end:
+        processor = build_span_processor(settings, built, metrics.count_spans_dropped)
+    else:
         # natstrace's exporter behind the batch processor: spans queued as objects
         # and encoded a batch at a time on the worker.
         processor = BoundedBatchSpanProcessor(
