@@ -122,8 +122,6 @@ class BoundedBatchSpanProcessor(SpanProcessor):
             what it has (``OTEL_BSP_SCHEDULE_DELAY``).
         on_dropped: called with ``("queue_full", 1)`` for every dropped span.
         log_interval: seconds between two warnings about a full queue.
-        before_shutdown: called first thing in :meth:`shutdown` (say, an exporter's
-            ``stop_retrying``, so that the last flush cannot hold up the exit).
     """
 
     def __init__(
@@ -135,10 +133,8 @@ class BoundedBatchSpanProcessor(SpanProcessor):
         schedule_delay: float = 5.0,
         on_dropped: Callable[[str, int], None] | None = None,
         log_interval: float = 60.0,
-        before_shutdown: Callable[[], None] | None = None,
     ) -> None:
         self.max_queue_size = max_queue_size
-        self._before_shutdown = before_shutdown
         self._full = QueueFull(max_queue_size, on_dropped, log_interval)
         self._lock = threading.Lock()
         self._handed = 0
@@ -183,8 +179,6 @@ class BoundedBatchSpanProcessor(SpanProcessor):
             self._hand_over(span)
 
     def shutdown(self) -> None:
-        if self._before_shutdown is not None:
-            self._before_shutdown()
         self._batch.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
