@@ -1,5 +1,5 @@
-"""Unsampled spans start bare under OpenTelemetry's standard samplers; a custom
-sampler, which may read attributes, always gets them."""
+"""Unsampled spans start bare under OpenTelemetry's standard samplers, made without
+asking the SDK; a custom sampler, which may read attributes, always gets them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import nats
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import Tracer, TracerProvider
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ParentBased,
@@ -52,14 +52,22 @@ async def test_standard_samplers_that_drop_get_no_attributes_built(
 ) -> None:
     built: list[str] = []
     shaped = spans.SpanShapes.get
+    started: list[str] = []
+    start_span = Tracer.start_span
 
     def counting(self: spans.SpanShapes, operation: str, *args: Any) -> Any:
         built.append(operation)
         return shaped(self, operation, *args)
 
+    def starting(self: Tracer, name: str, *args: Any, **kwargs: Any) -> Any:
+        started.append(name)
+        return start_span(self, name, *args, **kwargs)
+
     monkeypatch.setattr(spans.SpanShapes, "get", counting)
+    monkeypatch.setattr(Tracer, "start_span", starting)
     headers = await _round_trip(nats_server, sampler)
     assert built == []
+    assert started == [], "a span certain to be dropped is made without the SDK's start_span"
     flags = int(headers["traceparent"].rsplit("-", 1)[1], 16)
     assert not flags & 1, "the trace context still travels, marked not sampled"
     assert headers["Correlation-Id"]

@@ -13,6 +13,9 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.attributes import _clean_attribute_value
 from opentelemetry.context import Context
+from opentelemetry.sdk.environment_variables import OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import (
     ConcurrentMultiSpanProcessor,
     ReadableSpan,
@@ -20,10 +23,13 @@ from opentelemetry.sdk.trace import (
     SpanLimits,
     SpanProcessor,
     TracerProvider,
+    _TracerConfig,
 )
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
     ALWAYS_ON,
     Decision,
     ParentBased,
@@ -318,3 +324,140 @@ def test_missing_sdk_privates_fall_back_to_the_stock_way() -> None:
     span._attributes = dict()  # type: ignore[attr-defined]
     assert not fill_attributes(span, ATTRIBUTES)
     assert not fill_attributes(trace.NonRecordingSpan(PARENT), ATTRIBUTES)
+
+
+class _CountingIds(IdGenerator):
+    """IDs from a counter, so that two providers hand out the same ones in the same order."""
+
+    def __init__(self, random: bool = True) -> None:
+        self._next = 0
+        self._random = random
+
+    def generate_span_id(self) -> int:
+        self._next += 1
+        return self._next
+
+    def generate_trace_id(self) -> int:
+        self._next += 1
+        return self._next << 64
+
+    def is_trace_id_random(self) -> bool:
+        return self._random
+
+
+_UNSAMPLED_PARENTS = {
+    "root": None,
+    "remote_with_state": SpanContext(
+        PARENT.trace_id, PARENT.span_id, True, TraceFlags(0), PARENT.trace_state
+    ),
+    "local_random_id": SpanContext(
+        PARENT.trace_id, PARENT.span_id, False, TraceFlags(TraceFlags.RANDOM_TRACE_ID)
+    ),
+}
+_DROPPING = {
+    "always_off": (lambda: ALWAYS_OFF, list(_UNSAMPLED_PARENTS)),
+    "parentbased_always_off": (lambda: ParentBased(ALWAYS_OFF), list(_UNSAMPLED_PARENTS)),
+    "parentbased_ratio": (
+        lambda: ParentBased(TraceIdRatioBased(1.0)),
+        ["remote_with_state", "local_random_id"],
+    ),
+}
+_DROPPED_CASES = [
+    pytest.param(sampler, parent, random, id=f"{name}-{parent}-{'random' if random else 'plain'}")
+    for name, (sampler, parents) in _DROPPING.items()
+    for parent in parents
+    for random in (True, False)
+]
+
+
+def _context_of(parent: str) -> Context | None:
+    span_context = _UNSAMPLED_PARENTS[parent]
+    return (
+        None
+        if span_context is None
+        else trace.set_span_in_context(trace.NonRecordingSpan(span_context))
+    )
+
+
+@pytest.mark.parametrize(("sampler", "parent", "random"), _DROPPED_CASES)
+def test_a_dropped_span_made_without_the_sdk_is_the_one_the_sdk_makes(
+    sampler: Callable[[], Sampler], parent: str, random: bool
+) -> None:
+    made = []
+    for stock in (False, True):
+        provider, exporter = _provider(sampler(), id_generator=_CountingIds(random))
+        starter = SpanStarter(provider.get_tracer("t"))
+        assert starter.fast_unrecorded()
+        context = _context_of(parent)
+        for _ in range(2):
+            if stock:
+                span = starter.tracer.start_span("send orders", context, SpanKind.PRODUCER)
+            else:
+                span = starter.start_unrecorded(
+                    "send orders", context=context, kind=SpanKind.PRODUCER
+                )
+            assert type(span) is trace.NonRecordingSpan
+            span.end()
+            made.append(span.get_span_context())
+        assert not exporter.get_finished_spans()
+    assert made[:2] == made[2:]
+    assert all(not c.is_remote and not c.trace_flags.sampled for c in made)
+    if parent == "remote_with_state":
+        assert made[0].trace_state == PARENT.trace_state
+    if parent == "root":
+        assert made[0].trace_flags.random_trace_id is random
+
+
+def test_a_dropped_span_is_left_to_the_sdk_when_it_would_do_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    context = _context_of("remote_with_state")
+    # A tracer disabled by the provider's configurator: the SDK hands back the parent.
+    provider, _ = _provider(ALWAYS_OFF)
+    tracer = provider.get_tracer("t")
+    tracer._set_tracer_config(_TracerConfig(is_enabled=False))  # type: ignore[attr-defined]
+    starter = SpanStarter(tracer)
+    assert not starter.fast_unrecorded()
+    span = starter.start_unrecorded("s", context=context)
+    assert span.get_span_context() == _UNSAMPLED_PARENTS["remote_with_state"]
+    # The SDK's own span metrics on: the dropped span is counted there.
+    monkeypatch.setenv(OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED, "true")
+    reader = InMemoryMetricReader()
+    provider, _ = _provider(ALWAYS_OFF, meter_provider=MeterProvider(metric_readers=[reader]))
+    starter = SpanStarter(provider.get_tracer("t"))
+    assert not starter.fast_unrecorded()
+    starter.start_unrecorded("s", context=context)
+    data = reader.get_metrics_data()
+    started = [
+        point.value
+        for resource in data.resource_metrics  # type: ignore[union-attr]
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "otel.sdk.span.started"
+        for point in metric.data.data_points
+    ]
+    assert started == [1]
+    # A custom sampler, or a tracer that is not the SDK's.
+    provider, _ = _provider(SeeingSampler(Decision.DROP))
+    assert not SpanStarter(provider.get_tracer("t")).fast_unrecorded()
+    starter = SpanStarter(trace.NoOpTracer())
+    assert not starter.fast_unrecorded()
+    assert not starter.start_unrecorded("s").is_recording()
+
+
+def test_a_dropped_span_made_without_the_sdk_asks_no_sampler() -> None:
+    sampler = ParentBased(ALWAYS_OFF)
+    provider, _ = _provider(sampler)
+    starter = SpanStarter(provider.get_tracer("t"))
+    asked: list[int] = []
+    decide = sampler.should_sample
+
+    def should_sample(*args: Any, **kwargs: Any) -> SamplingResult:
+        asked.append(1)
+        return decide(*args, **kwargs)
+
+    sampler.should_sample = should_sample  # type: ignore[method-assign]
+    starter.start_unrecorded("s", context=_context_of("remote_with_state"))
+    assert not asked
+    starter.tracer.start_span("s", _context_of("remote_with_state"))
+    assert asked == [1]

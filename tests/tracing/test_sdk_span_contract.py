@@ -138,3 +138,13 @@ def test_quiet_processors_do_not_look_at_a_span_when_it_starts(processor: SpanPr
     assert type(processor).on_start in sdk_span._QUIET_STARTS
     processor.on_start(_UntouchableSpan(), None)  # type: ignore[arg-type]
     processor.shutdown()
+
+
+def test_a_tracer_keeps_its_config_ids_and_span_metrics_under_the_names_read() -> None:
+    provider = TracerProvider(shutdown_on_exit=False)
+    tracer = provider.get_tracer("contract")
+    assert tracer.id_generator is provider.id_generator
+    assert tracer._tracer_config.is_enabled is True
+    # Imported from the SDK, not the stand-in for SDKs without span metrics.
+    assert sdk_span.NoOpTracerMetrics is not type(None)
+    assert type(tracer._tracer_metrics) is sdk_span.NoOpTracerMetrics

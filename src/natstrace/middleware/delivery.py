@@ -247,7 +247,9 @@ class Delivery:
         parent = incoming if as_parent else _ROOT
         shapes = sub.shapes
         if shapes.drops(sub.tracer, parent):
-            span = sub.tracer.start_span(sub.process_name, context=parent, kind=SpanKind.CONSUMER)
+            span = shapes.starter(sub.tracer).start_unrecorded(
+                sub.process_name, context=parent, kind=SpanKind.CONSUMER
+            )
             self.span = message.span = span
             self._context = trace.set_span_in_context(span, incoming)
             return

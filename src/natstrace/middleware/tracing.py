@@ -58,7 +58,9 @@ class PublishTracing:
         kind = SpanKind.CLIENT if operation == sc.REQUEST else SpanKind.PRODUCER
         shapes = self._shapes
         if shapes.drops(self.tracer):
-            span = self.tracer.start_span(shapes.name(operation, message.template), kind=kind)
+            span = shapes.starter(self.tracer).start_unrecorded(
+                shapes.name(operation, message.template), kind=kind
+            )
         else:
             name, attributes = shapes.for_message(
                 operation, message.template, "", message.subject, len(message.payload), message

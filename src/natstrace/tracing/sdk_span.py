@@ -22,6 +22,14 @@ Nothing can tell the difference when:
 Otherwise the span starts the stock way, its attributes given to ``start_span``
 (a custom sampler reads them; limits truncate and drop as they always do).
 
+A span the sampler is certain to drop (see ``SpanShapes.drops``) is only a span
+context: :meth:`SpanStarter.start_unrecorded` makes it as ``start_span`` would
+(the parent's trace ID and trace state, or a new trace ID; a span ID from the
+provider's ID generator; the unsampled flags) without asking the sampler a
+question whose answer is known, when that is all ``start_span`` would do: the
+SDK's tracer, a standard sampler, the tracer enabled and the SDK's own span
+metrics off. That is most of what a message costs with sampling off.
+
 Every access to a private part of opentelemetry-sdk is in this module, and
 ``tests/tracing/test_sdk_span_contract.py`` pins each one against the installed
 SDK. Should one be missing at run time, spans start the stock way.
@@ -47,9 +55,23 @@ from opentelemetry.sdk.trace.sampling import (
     StaticSampler,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Link, Span, SpanKind, Tracer
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+    Tracer,
+    get_current_span,
+)
 
 from natstrace.tracing.processor_slot import SpanProcessorSlot
+
+try:
+    from opentelemetry.sdk.trace._tracer_metrics import NoOpTracerMetrics
+except ImportError:  # an SDK from before its own span metrics
+    NoOpTracerMetrics = NoneType  # type: ignore[assignment,misc]
 
 __all__ = ["SpanStarter", "fill_attributes", "reads_no_attributes"]
 
@@ -71,6 +93,11 @@ _QUIET_STARTS: Final = (
 )
 """``on_start`` methods that do nothing. natstrace's ``BoundedBatchSpanProcessor``
 inherits the base class's."""
+_NO_SPAN_METRICS: Final = (NoneType, NoOpTracerMetrics)
+"""The SDK's span metrics off (or an SDK without them): a dropped span counts nowhere."""
+_RANDOM_TRACE_ID: Final = int(getattr(TraceFlags, "RANDOM_TRACE_ID", 0))
+_UNSAMPLED: Final = TraceFlags(TraceFlags.DEFAULT)
+_UNSAMPLED_RANDOM: Final = TraceFlags(TraceFlags.DEFAULT | _RANDOM_TRACE_ID)
 _MULTI_STARTS: Final = (
     SynchronousMultiSpanProcessor.on_start,
     ConcurrentMultiSpanProcessor.on_start,
@@ -130,9 +157,10 @@ def fill_attributes(span: Span, attributes: Mapping[str, object]) -> bool:
 
 
 _Verdict = tuple[
-    object, tuple[object, ...] | None, tuple[tuple[SpanProcessorSlot, object], ...], bool
+    object, tuple[object, ...] | None, tuple[tuple[SpanProcessorSlot, object], ...], bool, bool
 ]
-"""What the verdict was drawn from (sampler, processors, each slot's processor), and it."""
+"""What the verdict was drawn from (sampler, processors, each slot's processor), and
+it: the fast path for recorded spans, the one for spans the sampler drops."""
 
 
 class SpanStarter:
@@ -150,28 +178,73 @@ class SpanStarter:
         sampler = getattr(tracer, "sampler", None)
         processors = _processors(tracer)
         slots = tuple((p, p.processor) for p in processors or () if type(p) is SpanProcessorSlot)
-        fast = (
-            type(tracer).start_span is sdk_trace.Tracer.start_span
-            and processors is not None
-            and reads_no_attributes(sampler)
-            and all(map(_quiet_at_start, processors))
-        )
+        stock_start = type(tracer).start_span is sdk_trace.Tracer.start_span
+        standard = stock_start and reads_no_attributes(sampler)
+        fast = standard and processors is not None and all(map(_quiet_at_start, processors))
+        # Processors never see a span that is not recorded: only the IDs matter.
+        ids = getattr(tracer, "id_generator", None)
+        unrecorded = standard and hasattr(ids, "generate_span_id")
         # One assignment: a thread reading it sees a verdict with what it came from.
-        self._verdict = (sampler, processors, slots, fast)
+        self._verdict = (sampler, processors, slots, fast, unrecorded)
         return self._verdict
 
-    def fast(self) -> bool:
-        """Whether the next span starts on the fast path (a processor added, or a
-        sampler or slot processor replaced, since the last span is noticed here)."""
+    def _current(self) -> _Verdict:
+        # A processor added, or a sampler or slot processor replaced, since the last
+        # span is noticed here.
         tracer = self.tracer
         verdict = self._verdict
-        sampler, processors, slots, fast = verdict
+        sampler, processors, slots, _, _ = verdict
         if getattr(tracer, "sampler", None) is not sampler or _processors(tracer) is not processors:
-            return self._decide()[3]
+            return self._decide()
         for slot, inner in slots:
             if slot.processor is not inner:
-                return self._decide()[3]
-        return fast
+                return self._decide()
+        return verdict
+
+    def fast(self) -> bool:
+        """Whether the next recorded span starts on the fast path."""
+        return self._current()[3]
+
+    def fast_unrecorded(self) -> bool:
+        """Whether the next span the sampler drops is made without the SDK."""
+        if not self._current()[4]:
+            return False
+        tracer = self.tracer
+        config = getattr(tracer, "_tracer_config", None)
+        # Checked every time: the SDK replaces a tracer's config when it is reconfigured.
+        return (config is None or config.is_enabled) and type(
+            getattr(tracer, "_tracer_metrics", None)
+        ) in _NO_SPAN_METRICS
+
+    def start_unrecorded(
+        self, name: str, *, context: Context | None = None, kind: SpanKind = SpanKind.INTERNAL
+    ) -> Span:
+        """``tracer.start_span(name, context, kind)`` for a span that the caller knows
+        the tracer's sampler drops (no attributes: it would not keep them)."""
+        tracer = self.tracer
+        if not self.fast_unrecorded():
+            return tracer.start_span(name, context, kind)
+        # What start_span makes of a dropped span, in its order of ID generation: the
+        # standard samplers give a dropped span its parent's trace state.
+        ids = tracer.id_generator  # type: ignore[attr-defined]
+        parent = get_current_span(context).get_span_context()
+        if parent.is_valid:
+            trace_id = parent.trace_id
+            random = parent.trace_flags & _RANDOM_TRACE_ID
+            state = parent.trace_state
+        else:
+            trace_id = ids.generate_trace_id()
+            random = _RANDOM_TRACE_ID and ids.is_trace_id_random()
+            state = None
+        return NonRecordingSpan(
+            SpanContext(
+                trace_id,
+                ids.generate_span_id(),
+                False,
+                _UNSAMPLED_RANDOM if random else _UNSAMPLED,
+                state,
+            )
+        )
 
     def start(
         self,
