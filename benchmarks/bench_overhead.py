@@ -6,7 +6,9 @@ Every case publishes 256-byte messages on one connection and consumes them with 
 callback on another, against one embedded nats-server; the time is from the first
 publish until the last message was handled. Cases run interleaved, round after
 round, and the median per case is reported, as ratios against the baselines of
-the same run (absolute numbers on shared machines are noise):
+the same run (absolute numbers on shared machines are noise). The cases compared
+like for like run back to back, alternating which goes first, and their ratio is
+printed round by round too, to show the run's spread:
 
 - raw:         nats-py, no headers
 - raw+headers: nats-py carrying the four headers natstrace sends
@@ -209,10 +211,21 @@ CASES: dict[str, Case] = {
     "raw+headers": raw_headers,
     "floor": _floor_case(ALWAYS_ON, attributes=False),
     "natstrace": _natstrace_case(ALWAYS_ON),
-    "unsampled": _natstrace_case(ALWAYS_OFF),
     "floor+attrs": _floor_case(ALWAYS_ON, attributes=True),
+    "unsampled": _natstrace_case(ALWAYS_OFF),
     "floor unsampled": _floor_case(ALWAYS_OFF, attributes=False),
 }
+LIKE_FOR_LIKE = (("natstrace", "floor+attrs"), ("unsampled", "floor unsampled"))
+
+
+def _round_order(number: int) -> list[str]:
+    # Each like-for-like pair runs back to back, which of the two goes first
+    # alternating from round to round: the machine's speed, which drifts on shared
+    # machines, then weighs on both alike.
+    order = [name for name in CASES if not any(name in pair for pair in LIKE_FOR_LIKE)]
+    for pair in LIKE_FOR_LIKE:
+        order.extend(pair if number % 2 == 0 else reversed(pair))
+    return order
 
 
 async def main(count: int, rounds: int) -> None:
@@ -220,9 +233,9 @@ async def main(count: int, rounds: int) -> None:
         results: dict[str, list[float]] = {name: [] for name in CASES}
         for case in CASES.values():  # warm up imports, caches and connections
             await case(server.url, min(count, 2000))
-        for _ in range(rounds):
-            for name, case in CASES.items():
-                results[name].append(await case(server.url, count))
+        for number in range(rounds):
+            for name in _round_order(number):
+                results[name].append(await CASES[name](server.url, count))
         # The same instrumented path, five times longer: a cost that grows with the
         # number of messages shows here.
         long_run = await CASES["natstrace"](server.url, count * 5)
@@ -249,6 +262,9 @@ async def main(count: int, rounds: int) -> None:
         f"\nlike for like: natstrace = {like:.2f}x floor+attrs (goal 1.15x); "
         f"unsampled = {like_unsampled:.2f}x floor unsampled (goal 1.10x)"
     )
+    for case, floor in LIKE_FOR_LIKE:
+        each = " ".join(f"{a / b:.2f}" for a, b in zip(results[case], results[floor], strict=True))
+        print(f"  {case} / {floor}, round by round: {each}")
     print(
         f"growth: natstrace per message at {count * 5} messages / at {count}: "
         f"{growth:.2f}x (1.00 = no per-message state left behind)"

@@ -437,9 +437,17 @@ def test_a_dropped_span_is_left_to_the_sdk_when_it_would_do_more(
         for point in metric.data.data_points
     ]
     assert started == [1]
-    # A custom sampler, or a tracer that is not the SDK's.
+    # A custom sampler (given, or put in since), or a tracer that is not the SDK's.
     provider, _ = _provider(SeeingSampler(Decision.DROP))
     assert not SpanStarter(provider.get_tracer("t")).fast_unrecorded()
+    monkeypatch.delenv(OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED)
+    provider, _ = _provider(ALWAYS_OFF)
+    starter = SpanStarter(provider.get_tracer("t"))
+    assert starter.fast_unrecorded()
+    seeing = SeeingSampler(Decision.DROP)
+    starter.tracer.sampler = seeing  # type: ignore[attr-defined]
+    starter.start_unrecorded("s", context)
+    assert seeing.seen == [{}]
     starter = SpanStarter(trace.NoOpTracer())
     assert not starter.fast_unrecorded()
     assert not starter.start_unrecorded("s").is_recording()

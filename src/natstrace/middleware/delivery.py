@@ -248,7 +248,7 @@ class Delivery:
         shapes = sub.shapes
         if shapes.drops(sub.tracer, parent):
             span = shapes.starter(sub.tracer).start_unrecorded(
-                sub.process_name, context=parent, kind=SpanKind.CONSUMER
+                sub.process_name, parent, SpanKind.CONSUMER
             )
             self.span = message.span = span
             self._context = trace.set_span_in_context(span, incoming)

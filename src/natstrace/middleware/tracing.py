@@ -59,7 +59,7 @@ class PublishTracing:
         shapes = self._shapes
         if shapes.drops(self.tracer):
             span = shapes.starter(self.tracer).start_unrecorded(
-                shapes.name(operation, message.template), kind=kind
+                shapes.name(operation, message.template), None, kind
             )
         else:
             name, attributes = shapes.for_message(

@@ -38,7 +38,7 @@ SDK. Should one be missing at run time, spans start the stock way.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import NoneType
+from types import NoneType, SimpleNamespace
 from typing import Final
 
 from opentelemetry.attributes import BoundedAttributes
@@ -95,6 +95,8 @@ _QUIET_STARTS: Final = (
 inherits the base class's."""
 _NO_SPAN_METRICS: Final = (NoneType, NoOpTracerMetrics)
 """The SDK's span metrics off (or an SDK without them): a dropped span counts nowhere."""
+_ENABLED: Final = SimpleNamespace(is_enabled=True)
+"""The tracer config of an SDK without one."""
 _RANDOM_TRACE_ID: Final = int(getattr(TraceFlags, "RANDOM_TRACE_ID", 0))
 _UNSAMPLED: Final = TraceFlags(TraceFlags.DEFAULT)
 _UNSAMPLED_RANDOM: Final = TraceFlags(TraceFlags.DEFAULT | _RANDOM_TRACE_ID)
@@ -182,42 +184,40 @@ class SpanStarter:
         standard = stock_start and reads_no_attributes(sampler)
         fast = standard and processors is not None and all(map(_quiet_at_start, processors))
         # Processors never see a span that is not recorded: only the IDs matter.
-        ids = getattr(tracer, "id_generator", None)
-        unrecorded = standard and hasattr(ids, "generate_span_id")
+        # The SDK's span metrics are made with the tracer: on, they count every span.
+        unrecorded = (
+            standard
+            and hasattr(getattr(tracer, "id_generator", None), "generate_span_id")
+            and type(getattr(tracer, "_tracer_metrics", None)) in _NO_SPAN_METRICS
+        )
         # One assignment: a thread reading it sees a verdict with what it came from.
         self._verdict = (sampler, processors, slots, fast, unrecorded)
         return self._verdict
 
-    def _current(self) -> _Verdict:
-        # A processor added, or a sampler or slot processor replaced, since the last
-        # span is noticed here.
+    def fast(self) -> bool:
+        """Whether the next recorded span starts on the fast path (a processor added,
+        or a sampler or slot processor replaced, since the last span is noticed here)."""
         tracer = self.tracer
-        verdict = self._verdict
-        sampler, processors, slots, _, _ = verdict
+        sampler, processors, slots, fast, _ = self._verdict
         if getattr(tracer, "sampler", None) is not sampler or _processors(tracer) is not processors:
-            return self._decide()
+            return self._decide()[3]
         for slot, inner in slots:
             if slot.processor is not inner:
-                return self._decide()
-        return verdict
-
-    def fast(self) -> bool:
-        """Whether the next recorded span starts on the fast path."""
-        return self._current()[3]
+                return self._decide()[3]
+        return fast
 
     def fast_unrecorded(self) -> bool:
         """Whether the next span the sampler drops is made without the SDK."""
-        if not self._current()[4]:
-            return False
         tracer = self.tracer
-        config = getattr(tracer, "_tracer_config", None)
-        # Checked every time: the SDK replaces a tracer's config when it is reconfigured.
-        return (config is None or config.is_enabled) and type(
-            getattr(tracer, "_tracer_metrics", None)
-        ) in _NO_SPAN_METRICS
+        verdict = self._verdict
+        # Processors do not matter here (they never see such a span): only the sampler.
+        if getattr(tracer, "sampler", None) is not verdict[0]:
+            verdict = self._decide()
+        # The config is read every time: the SDK replaces it when it is reconfigured.
+        return verdict[4] and getattr(tracer, "_tracer_config", _ENABLED).is_enabled
 
     def start_unrecorded(
-        self, name: str, *, context: Context | None = None, kind: SpanKind = SpanKind.INTERNAL
+        self, name: str, context: Context | None = None, kind: SpanKind = SpanKind.INTERNAL
     ) -> Span:
         """``tracer.start_span(name, context, kind)`` for a span that the caller knows
         the tracer's sampler drops (no attributes: it would not keep them)."""
