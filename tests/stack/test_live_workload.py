@@ -88,8 +88,10 @@ class Workload:
         self.orders = orders
         self.orders_js = orders.jetstream()
         await self.orders_js.add_stream(name="LIVE_BILLING", subjects=["billing.*"])
-        billing = await payments.jetstream().pull_subscribe("billing.*", durable="billing")
-        self._billing = asyncio.create_task(self.bill(billing))
+        self._billing_sub = await payments.jetstream().pull_subscribe(
+            "billing.*", durable="billing"
+        )
+        self._billing = asyncio.create_task(self.bill(self._billing_sub))
 
     @staticmethod
     async def bill(sub: Any) -> None:
@@ -141,6 +143,9 @@ class Workload:
         self._billing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._billing
+        # Before its stream goes: nats-py's drain waits out its whole timeout (30 s)
+        # for a pull subscription whose stream was deleted under it.
+        await self._billing_sub.unsubscribe()
         with contextlib.suppress(Exception):
             await self.orders_js.delete_stream("LIVE_BILLING")
         for nc in self._clients:
